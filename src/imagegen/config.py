@@ -1,0 +1,121 @@
+"""Configuration helpers: OmegaConf resolvers and start-up validation of parameters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MODEL_NAMES = ("dcgan",)
+
+
+class ConfigurationError(ValueError):
+    """A parameter is missing or out of range; the message names the key."""
+
+
+def project_root() -> str:
+    """Absolute path of the Kedro project that the current directory belongs to."""
+    from kedro.utils import find_kedro_project
+
+    found = find_kedro_project(Path.cwd())
+    return str(Path(found or Path.cwd()).resolve())
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` when set, else the project's own `mlflow.db`."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root()}/mlflow.db"
+
+
+def artifact_location() -> str | None:
+    """Artifact root for new experiments in the default local store.
+
+    MLflow resolves its default artifact root against the current directory;
+    pin it to the project. A remote server keeps its own artifact root.
+    """
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    return (Path(project_root()) / "mlartifacts").as_uri()
+
+
+# --- parameters -------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PreprocessingParams(_Strict):
+    image_size: int = Field(gt=0, le=1024)
+    channels: Literal[1, 3]
+    holdout_percent: int = Field(ge=0, lt=100)
+    max_works: int | None = Field(default=None, gt=0)
+
+
+class TrainingParams(_Strict):
+    model: Literal[MODEL_NAMES]  # type: ignore[valid-type]
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    latent_dim: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    beta_1: float = Field(ge=0, lt=1)
+    generator_filters: int = Field(gt=0)
+    discriminator_filters: int = Field(gt=0)
+    seed: int
+    shuffle_buffer: int = Field(gt=0)
+    grid_size: int = Field(gt=0, le=16)
+
+
+class EvaluationParams(_Strict):
+    n_samples: int = Field(gt=1)
+    seed: int
+    encoder_epochs: int = Field(gt=0)
+    encoder_dim: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    grid_size: int = Field(gt=0, le=16)
+
+
+class RegistrationParams(_Strict):
+    model_name_prefix: str = Field(min_length=1)
+    max_n: int = Field(gt=0)
+    alias: str = Field(min_length=1)
+
+
+_GROUPS: dict[str, type[BaseModel]] = {
+    "preprocessing": PreprocessingParams,
+    "training": TrainingParams,
+    "evaluation": EvaluationParams,
+    "registration": RegistrationParams,
+}
+
+
+def _format_error(group: str, error: dict[str, Any]) -> str:
+    key = ".".join([group, *(str(p) for p in error["loc"])])
+    if error["type"] == "missing":
+        return f"{key}: missing"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"{key} = {error.get('input')!r}: must be one of {allowed}"
+    return f"{key} = {error.get('input')!r}: {error['msg']}"
+
+
+def validate_parameters(params: dict[str, Any]) -> dict[str, BaseModel]:
+    """Check every parameter group this project knows; raise naming each bad key."""
+    problems: list[str] = []
+    validated: dict[str, BaseModel] = {}
+    for group, model in _GROUPS.items():
+        if group not in params:
+            continue
+        try:
+            validated[group] = model.model_validate(params[group])
+        except ValidationError as exc:
+            problems.extend(_format_error(group, e) for e in exc.errors())
+    if problems:
+        raise ConfigurationError(
+            "invalid configuration (conf/*/parameters_*.yml or --params): "
+            + "; ".join(problems)
+        )
+    return validated

@@ -1,0 +1,6 @@
+"""Custom Kedro datasets, only where kedro-datasets has none."""
+
+from imagegen.datasets.npz import NpzDataset
+from imagegen.datasets.raw_folder import RawFolder, RawFolderDataset
+
+__all__ = ["NpzDataset", "RawFolder", "RawFolderDataset"]

@@ -1,0 +1,64 @@
+"""Pixel helpers shared by preprocessing, evaluation and generation."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+
+def to_model_input(image: Image.Image, size: int, channels: int) -> np.ndarray:
+    """Composite alpha on white, pad to a square, resize; uint8 array (size, size, c).
+
+    Only pixels are kept: EXIF, XMP and every other chunk stay behind.
+    """
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA")
+    if "A" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    image = image.convert("L" if channels == 1 else "RGB")
+    width, height = image.size
+    if width != height:
+        side = max(width, height)
+        fill = 255 if channels == 1 else (255, 255, 255)
+        image = ImageOps.pad(image, (side, side), color=fill)
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.uint8)
+    if channels == 1:
+        array = array[..., None]
+    return array
+
+
+def to_model_range(pixels: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return pixels.astype(np.float32) / 127.5 - 1.0
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> uint8 [0, 255], clipping anything outside the range."""
+    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def png_bytes(pixels: np.ndarray, pnginfo=None) -> bytes:
+    """Encode one uint8 (h, w, c) image as PNG."""
+    array = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", pnginfo=pnginfo)
+    return buffer.getvalue()
+
+
+def open_image(path, max_pixels: int) -> Image.Image:
+    """Open and decode the first frame of an image, refusing anything over max_pixels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(path)
+        if image.size[0] * image.size[1] > max_pixels:
+            image.close()
+            raise ValueError(f"{image.size[0]}x{image.size[1]} is over the pixel limit")
+        image.load()
+    return image

@@ -1,0 +1,66 @@
+"""Curation pipeline wiring."""
+
+from kedro.pipeline import Node, Pipeline
+
+from imagegen.pipelines.curation import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.materialise_default_data,
+                ["params:raw_dir", "params:curation.default_data"],
+                "raw_ready",
+                name="materialise_default_data",
+            ),
+            Node(
+                nodes.inventory_works,
+                ["raw_works", "raw_ready", "params:policy"],
+                "work_inventory",
+                name="inventory_works",
+            ),
+            Node(nodes.read_manifest, "raw_works", "raw_manifest", name="read_manifest"),
+            Node(
+                nodes.read_takedown_list,
+                "raw_works",
+                "takedown_list",
+                name="read_takedown_list",
+            ),
+            Node(
+                nodes.decide_works,
+                ["work_inventory", "raw_manifest", "takedown_list", "params:policy"],
+                "curation_decisions",
+                name="decide_works",
+            ),
+            Node(
+                nodes.validate_decisions,
+                [
+                    "curation_decisions",
+                    "params:policy",
+                    "params:curation.data_docs_dir",
+                ],
+                "curation_validation",
+                name="validate_decisions",
+            ),
+            Node(
+                nodes.select_accepted,
+                ["curation_decisions", "curation_validation"],
+                "accepted_works",
+                name="select_accepted",
+            ),
+            Node(
+                nodes.count_decisions,
+                "curation_decisions",
+                "curation_metrics",
+                name="count_decisions",
+            ),
+            Node(
+                nodes.build_attribution,
+                "accepted_works",
+                ["attribution_table", "attribution_markdown"],
+                name="build_attribution",
+            ),
+        ],
+        tags=["curation"],
+    )

@@ -1,0 +1,27 @@
+"""Registration pipeline wiring."""
+
+from kedro.pipeline import Node, Pipeline
+
+from imagegen.pipelines.registration import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.register_model,
+                [
+                    "generator",
+                    "dataset_digest",
+                    "evaluation_metrics",
+                    "training_summary",
+                    "attribution_table",
+                    "training_manifest",
+                    "params:registration",
+                ],
+                "registration_record",
+                name="register_model",
+            ),
+        ],
+        tags=["registration"],
+    )
