@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from imagegen.rights.policy import Policy
+
 MODEL_NAMES = ("dcgan",)
 
 
@@ -25,7 +27,9 @@ def project_root() -> str:
 
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` when set, else the project's own `mlflow.db`."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root()}/mlflow.db"
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root()}/mlflow.db"
+    )
 
 
 def artifact_location() -> str | None:
@@ -83,6 +87,7 @@ class RegistrationParams(_Strict):
 
 
 _GROUPS: dict[str, type[BaseModel]] = {
+    "policy": Policy,
     "preprocessing": PreprocessingParams,
     "training": TrainingParams,
     "evaluation": EvaluationParams,

@@ -41,7 +41,9 @@ def to_model_range(pixels: np.ndarray) -> np.ndarray:
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """float [-1, 1] -> uint8 [0, 255], clipping anything outside the range."""
-    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(
+        np.uint8
+    )
 
 
 def png_bytes(pixels: np.ndarray, pnginfo=None) -> bytes:

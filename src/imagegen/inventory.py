@@ -56,8 +56,9 @@ def _looks_like_svg(head: bytes) -> bool:
     return text.startswith((b"<?xml", b"<svg", b"<!--")) and b"<svg" in head.lower()
 
 
-def probe_file(folder: RawFolder, rel: str, max_pixels: int, min_side: int,
-               max_file_bytes: int) -> FileRecord:
+def probe_file(
+    folder: RawFolder, rel: str, max_pixels: int, min_side: int, max_file_bytes: int
+) -> FileRecord:
     """Hash, header check and decode check of one file; never raises for bad input."""
     record = FileRecord(path=rel)
     full = folder.root / rel
@@ -90,8 +91,9 @@ def probe_file(folder: RawFolder, rel: str, max_pixels: int, min_side: int,
     return record
 
 
-def check_image_bytes(data: bytes, record: FileRecord, max_pixels: int,
-                      min_side: int) -> str:
+def check_image_bytes(
+    data: bytes, record: FileRecord, max_pixels: int, min_side: int
+) -> str:
     """Fill format and size from the header, then decode; return '' or a reason."""
     if _looks_like_svg(data[:4096]):
         record.format = "SVG"
@@ -124,4 +126,3 @@ def _decode_error(exc: Exception) -> str:
     if "truncated" in text:
         return "truncated"
     return "undecodable"
-

@@ -38,7 +38,9 @@ class InvalidRequest(ValueError):
 
 def latent_noise(seed: int, n: int, latent_dim: int) -> np.ndarray:
     """Noise for `n` images from `seed`: NumPy's PCG64, the same on every backend."""
-    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+    return (
+        np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+    )
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -88,7 +90,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
                         "request": request,
                         "seed": seed,
                         "index": index,
-                        "png_base64": base64.b64encode(encode_png(image)).decode("ascii"),
+                        "png_base64": base64.b64encode(encode_png(image)).decode(
+                            "ascii"
+                        ),
                         "width": int(image.shape[1]),
                         "height": int(image.shape[0]),
                         "digital_source_type": DIGITAL_SOURCE_TYPE,

@@ -45,9 +45,7 @@ class RawFolder:
             dirnames.sort()
             base = Path(dirpath)
             # Links to directories are entries too (os.walk lists them as dirs).
-            names = sorted(
-                filenames + [d for d in dirnames if (base / d).is_symlink()]
-            )
+            names = sorted(filenames + [d for d in dirnames if (base / d).is_symlink()])
             for name in names:
                 rel = (base / name).relative_to(self.root).as_posix()
                 if rel in METADATA_FILES or name.lower().endswith(SIDECAR_SUFFIX):

@@ -28,7 +28,9 @@ def build_autoencoder(image_size: int, channels: int, dim: int):
     y = layers.Dense(int(np.prod(shape)), activation="relu")(features)
     y = layers.Reshape(shape)(y)
     y = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(y)
-    y = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", activation="tanh")(y)
+    y = layers.Conv2DTranspose(
+        channels, 3, strides=2, padding="same", activation="tanh"
+    )(y)
     if y.shape[1] != image_size:  # sides that are not a multiple of 4
         y = layers.Resizing(image_size, image_size)(y)
     autoencoder = keras.Model(inputs, y, name="feature_autoencoder")
@@ -45,8 +47,12 @@ def train_encoder(images: np.ndarray, params: dict[str, Any]):
     )
     autoencoder.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     autoencoder.fit(
-        images, images, epochs=params["encoder_epochs"],
-        batch_size=params["batch_size"], shuffle=True, verbose=0,
+        images,
+        images,
+        epochs=params["encoder_epochs"],
+        batch_size=params["batch_size"],
+        shuffle=True,
+        verbose=0,
     )
     return encoder
 

@@ -35,7 +35,9 @@ def build_generator(
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU()(x)
     x = layers.Reshape((side, side, width))(x)
-    x = layers.Conv2DTranspose(width // 2, 5, strides=1, padding="same", use_bias=False)(x)
+    x = layers.Conv2DTranspose(
+        width // 2, 5, strides=1, padding="same", use_bias=False
+    )(x)
     x = layers.BatchNormalization()(x)
     x = layers.LeakyReLU()(x)
     for stage in range(stages - 1):
@@ -45,7 +47,12 @@ def build_generator(
         x = layers.BatchNormalization()(x)
         x = layers.LeakyReLU()(x)
     outputs = layers.Conv2DTranspose(
-        channels, 5, strides=2, padding="same", use_bias=False, activation="tanh",
+        channels,
+        5,
+        strides=2,
+        padding="same",
+        use_bias=False,
+        activation="tanh",
         dtype="float32",
     )(x)
     return keras.Model(inputs, outputs, name="generator")
@@ -92,8 +99,12 @@ class DCGAN(keras.Model):
         self.generator_filters = generator_filters
         self.discriminator_filters = discriminator_filters
         self.seed = seed
-        self.generator = build_generator(image_size, channels, latent_dim, generator_filters)
-        self.discriminator = build_discriminator(image_size, channels, discriminator_filters)
+        self.generator = build_generator(
+            image_size, channels, latent_dim, generator_filters
+        )
+        self.discriminator = build_discriminator(
+            image_size, channels, discriminator_filters
+        )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -134,9 +145,11 @@ class DCGAN(keras.Model):
             )
         g_grads = g_tape.gradient(g_loss, self.generator.trainable_weights)
         d_grads = d_tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(g_grads, self.generator.trainable_weights))
+        self.g_optimizer.apply_gradients(
+            zip(g_grads, self.generator.trainable_weights, strict=True)
+        )
         self.d_optimizer.apply_gradients(
-            zip(d_grads, self.discriminator.trainable_weights)
+            zip(d_grads, self.discriminator.trainable_weights, strict=True)
         )
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

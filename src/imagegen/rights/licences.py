@@ -76,7 +76,9 @@ def _from_cc_url(text: str) -> str | None:
         return _spdx_or_none(f"{match['family']}-{match['version']}-or-later")
     if match := _CC_URL.match(text):
         code = match["code"].upper()
-        version = match["version"] if "." in match["version"] else f"{match['version']}.0"
+        version = (
+            match["version"] if "." in match["version"] else f"{match['version']}.0"
+        )
         base = f"CC-{code}-{version}"
         if match["port"]:
             # Jurisdiction ports that SPDX lists keep their own id; the others
@@ -108,7 +110,8 @@ def normalise_licence(raw: str | None) -> str:
         return PUBLIC_DOMAIN
     try:
         info = _licensing().validate(text)
-    except ExpressionError:
+    except (ExpressionError, AttributeError):
+        # AttributeError: license-expression 30.4 fails that way on some free text.
         return ""
     if info.errors or info.invalid_symbols:
         return ""
@@ -118,14 +121,27 @@ def normalise_licence(raw: str | None) -> str:
 def split_expression(expression: str) -> tuple[str, list[list[str]]]:
     """Operator and operand ids of a normalised expression.
 
-    Returns ("OR", [[a], [b]]) for "a OR b", ("AND", [[a, b]]) for "a AND b" and
-    ("", [[id]]) for a single id. Nested expressions are flattened conservatively:
-    every id in an AND group must be allowed.
+    ("OR", [[a], [b]]) for "a OR b", ("AND", [[a, b]]) for "a AND b", ("", [[id]])
+    for one id. Parenthesised expressions are read conservatively: every id in
+    them must be allowed. (The ids are taken as written: parsing them again
+    would map LicenseRef ids onto scancode aliases.)
     """
-    parsed = _licensing().parse(expression)
-    if parsed is None:
+    text = expression.strip()
+    if not text:
         return "", []
-    operator = getattr(parsed, "operator", "").strip().upper()
-    if operator == "OR":
-        return "OR", [sorted(k.key for k in arg.symbols) for arg in parsed.args]
-    return ("AND" if operator else ""), [sorted(k.key for k in parsed.symbols)]
+    if "(" in text or ")" in text:
+        ids = [
+            t for t in re.split(r"[()\s]+", text) if t and t.upper() not in _OPERATORS
+        ]
+        return "AND", [sorted(set(ids))]
+    alternatives = re.split(r"\s+OR\s+", text, flags=re.IGNORECASE)
+    groups = [
+        sorted({t for t in re.split(r"\s+(?:AND|WITH)\s+", alt, flags=re.IGNORECASE)})
+        for alt in alternatives
+    ]
+    if len(groups) > 1:
+        return "OR", groups
+    return ("AND" if len(groups[0]) > 1 else ""), groups
+
+
+_OPERATORS = {"AND", "OR", "WITH"}

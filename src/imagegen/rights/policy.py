@@ -9,7 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from imagegen.rights.licences import split_expression
 
-ACCEPTED, REJECTED, REVIEW, QUARANTINED = "accepted", "rejected", "review", "quarantined"
+ACCEPTED, REJECTED, REVIEW, QUARANTINED = (
+    "accepted",
+    "rejected",
+    "review",
+    "quarantined",
+)
 DECISIONS = (ACCEPTED, REJECTED, REVIEW, QUARANTINED)
 REASON_CODES = (
     "ok",

@@ -67,7 +67,9 @@ def materialise_default_data(raw_dir: str, default_data: dict[str, Any]) -> dict
     return {"raw_dir": str(raw), "written": written}
 
 
-def inventory_works(raw_folder: RawFolder, raw_ready: dict, policy: dict) -> pd.DataFrame:
+def inventory_works(
+    raw_folder: RawFolder, raw_ready: dict, policy: dict
+) -> pd.DataFrame:
     """Hash and integrity-check every file under the raw folder, one row per path."""
     rules = load_policy(policy)
     if not raw_folder.exists():
@@ -163,8 +165,18 @@ def decide_works(
         )
         decisions.append(
             {
-                **{k: record[k] for k in ("path", "work_id", "format", "width",
-                                          "height", "size_bytes", "link_target")},
+                **{
+                    k: record[k]
+                    for k in (
+                        "path",
+                        "work_id",
+                        "format",
+                        "width",
+                        "height",
+                        "size_bytes",
+                        "link_target",
+                    )
+                },
                 "decision": decision,
                 "reason": reason,
                 "licence": "" if source == "conflict" else licence,
@@ -228,12 +240,12 @@ def select_accepted(decisions: pd.DataFrame, validation: dict) -> pd.DataFrame:
 
 
 def count_decisions(decisions: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Counts per decision and per reason code, as MLflow metrics."""
-    metrics = {f"curation.{d}": float((decisions["decision"] == d).sum()) for d in DECISIONS}
+    """Counts per decision and per reason code, as MLflow metrics (prefix `curation.`)."""
+    metrics = {d: float((decisions["decision"] == d).sum()) for d in DECISIONS}
     codes = decisions["reason"].str.split(":", n=1).str[0]
     for code, count in codes.value_counts().sort_index().items():
-        metrics[f"curation.reason.{code}"] = float(count)
-    metrics["curation.files"] = float(len(decisions))
+        metrics[f"reason.{code}"] = float(count)
+    metrics["files"] = float(len(decisions))
     return {key: {"value": value, "step": 0} for key, value in metrics.items()}
 
 

@@ -20,7 +20,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "work_inventory",
                 name="inventory_works",
             ),
-            Node(nodes.read_manifest, "raw_works", "raw_manifest", name="read_manifest"),
+            Node(
+                nodes.read_manifest, "raw_works", "raw_manifest", name="read_manifest"
+            ),
             Node(
                 nodes.read_takedown_list,
                 "raw_works",

@@ -56,8 +56,11 @@ def measure_quality(
     rng = np.random.default_rng(params["seed"])
     n = len(holdout)
     train_ref = training_set["images"][
-        rng.choice(len(training_set["images"]), size=min(n, len(training_set["images"])),
-                   replace=False)
+        rng.choice(
+            len(training_set["images"]),
+            size=min(n, len(training_set["images"])),
+            replace=False,
+        )
     ]
     f_holdout = extract_features(encoder, holdout)
     f_samples = extract_features(encoder, samples["images"])
@@ -70,10 +73,14 @@ def measure_quality(
         "n_holdout": int(n),
         "dataset_digest": dataset_digest["dataset_digest"],
     }
-    logger.info("FID %.3f (real-vs-real floor %.3f) with %s", report["fid"],
-                report["fid_train_vs_holdout"], report["extractor"])
+    logger.info(
+        "FID %.3f (real-vs-real floor %.3f) with %s",
+        report["fid"],
+        report["fid_train_vs_holdout"],
+        report["extractor"],
+    )
     metrics = {
-        f"evaluation.{k}": {"value": float(report[k]), "step": 0}
+        k: {"value": float(report[k]), "step": 0}
         for k in ("fid", "fid_train_vs_holdout")
     }
     return report, metrics

@@ -43,8 +43,12 @@ def split_holdout(
     if limit:
         training = training.head(limit)
         holdout = holdout.head(max(1, limit * params["holdout_percent"] // 100))
-    logger.info("Split %d works: %d training, %d held back", len(works),
-                len(training), len(holdout))
+    logger.info(
+        "Split %d works: %d training, %d held back",
+        len(works),
+        len(training),
+        len(holdout),
+    )
     return training.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
@@ -81,7 +85,9 @@ def build_training_manifest(
 ) -> pd.DataFrame:
     """One row per training work: id, creator, licence and the digest of its pixels."""
     manifest = training_works.copy()
-    digests = dict(zip(training_set["work_ids"], training_set["pixels_sha256"], strict=True))
+    digests = dict(
+        zip(training_set["work_ids"], training_set["pixels_sha256"], strict=True)
+    )
     manifest["derived_sha256"] = manifest["work_id"].map(digests)
     if manifest["derived_sha256"].isna().any():
         raise ValueError("training manifest and training set disagree on work ids")

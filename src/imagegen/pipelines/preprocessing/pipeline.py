@@ -16,7 +16,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.build_image_set,
-                ["training_works", "raw_works", "params:preprocessing", "params:policy"],
+                [
+                    "training_works",
+                    "raw_works",
+                    "params:preprocessing",
+                    "params:policy",
+                ],
                 "training_set",
                 name="build_training_set",
             ),

@@ -43,7 +43,9 @@ def register_model(
         raise RuntimeError("registration needs the MLflow run that kedro-mlflow opens")
     name = f"{params['model_name_prefix']}{training_summary['model']}"
     # The version's lineage lives in its own run, whichever pipelines ran before.
-    mlflow.log_text(attribution_table.to_csv(index=False), "attribution/attribution.csv")
+    mlflow.log_text(
+        attribution_table.to_csv(index=False), "attribution/attribution.csv"
+    )
     mlflow.log_text(
         training_manifest.to_csv(index=False), "lineage/training_manifest.csv"
     )
@@ -60,7 +62,10 @@ def register_model(
         example_in = pd.DataFrame({"seed": [0], "n": [1]})
         wrapper = GeneratorModel()
         wrapper.generator, wrapper.config = generator, config
-        wrapper.latent_dim, wrapper.max_n = int(generator.input_shape[-1]), params["max_n"]
+        wrapper.latent_dim, wrapper.max_n = (
+            int(generator.input_shape[-1]),
+            params["max_n"],
+        )
         example_out = wrapper.predict(None, example_in)
         info = mlflow.pyfunc.log_model(
             name="generator",
@@ -80,7 +85,9 @@ def register_model(
         "dataset_digest": dataset_digest["dataset_digest"],
         "n_works": str(dataset_digest["n_works"]),
         "n_creators": str(dataset_digest["n_creators"]),
-        "licence_summary": json.dumps(dataset_digest["licence_summary"], sort_keys=True),
+        "licence_summary": json.dumps(
+            dataset_digest["licence_summary"], sort_keys=True
+        ),
         "attribution": f"runs:/{run.info.run_id}/attribution/attribution.csv",
         "run_id": run.info.run_id,
         "fid": f"{evaluation_metrics['fid']:.4f}",
@@ -88,7 +95,9 @@ def register_model(
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
-    logger.info("Registered %s version %s with alias %r", name, version, params["alias"])
+    logger.info(
+        "Registered %s version %s with alias %r", name, version, params["alias"]
+    )
     return {
         "name": name,
         "version": version,

@@ -21,7 +21,9 @@ def make_dataset(images: np.ndarray, batch_size: int, shuffle_buffer: int, seed:
     return (
         tf.data.Dataset.from_tensor_slices(images)
         .cache()
-        .shuffle(min(shuffle_buffer, len(images)), seed=seed, reshuffle_each_iteration=True)
+        .shuffle(
+            min(shuffle_buffer, len(images)), seed=seed, reshuffle_each_iteration=True
+        )
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -38,11 +40,17 @@ def train_model(
 
     images = training_set["images"]
     if len(images) == 0:
-        raise ValueError("the training set is empty: no accepted works reached training")
+        raise ValueError(
+            "the training set is empty: no accepted works reached training"
+        )
     keras.utils.set_random_seed(params["seed"])
     devices = [d.name for d in tf.config.list_logical_devices()]
-    logger.info("Training %s on %d images, devices: %s", params["model"], len(images),
-                ", ".join(devices))
+    logger.info(
+        "Training %s on %d images, devices: %s",
+        params["model"],
+        len(images),
+        ", ".join(devices),
+    )
     model = DCGAN(
         image_size=images.shape[1],
         channels=images.shape[-1],
@@ -52,21 +60,24 @@ def train_model(
         seed=params["seed"],
     )
     model.compile(
-        d_optimizer=keras.optimizers.Adam(params["learning_rate"], beta_1=params["beta_1"]),
-        g_optimizer=keras.optimizers.Adam(params["learning_rate"], beta_1=params["beta_1"]),
+        d_optimizer=keras.optimizers.Adam(
+            params["learning_rate"], beta_1=params["beta_1"]
+        ),
+        g_optimizer=keras.optimizers.Adam(
+            params["learning_rate"], beta_1=params["beta_1"]
+        ),
         jit_compile=False,  # XLA measured slower on CPU (docs/training.md)
     )
-    dataset = make_dataset(images, params["batch_size"], params["shuffle_buffer"],
-                           params["seed"])
+    dataset = make_dataset(
+        images, params["batch_size"], params["shuffle_buffer"], params["seed"]
+    )
     started = time.perf_counter()
     history = model.fit(dataset, epochs=params["epochs"], verbose=2)
     seconds = time.perf_counter() - started
     steps = params["epochs"] * (len(images) // min(params["batch_size"], len(images)))
     batch = min(params["batch_size"], len(images))
     metrics = {
-        f"training.{name}": [
-            {"value": float(v), "step": epoch + 1} for epoch, v in enumerate(values)
-        ]
+        name: [{"value": float(v), "step": epoch + 1} for epoch, v in enumerate(values)]
         for name, values in history.history.items()
     }
     fixed_noise = keras.random.normal(
@@ -74,7 +85,9 @@ def train_model(
     )
     samples = keras.ops.convert_to_numpy(model.generator(fixed_noise, training=False))
     grid = image_grid_figure(
-        samples, params["grid_size"], title=f"{params['model']} after {params['epochs']} epochs"
+        samples,
+        params["grid_size"],
+        title=f"{params['model']} after {params['epochs']} epochs",
     )
     summary = {
         "model": params["model"],

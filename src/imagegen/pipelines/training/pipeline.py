@@ -11,8 +11,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 nodes.train_model,
                 ["training_set", "params:training"],
-                ["generator", "training_metrics", "training_sample_grid",
-                 "training_summary"],
+                [
+                    "generator",
+                    "training_metrics",
+                    "training_sample_grid",
+                    "training_summary",
+                ],
                 name="train_model",
             ),
         ],

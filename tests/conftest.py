@@ -1,0 +1,32 @@
+"""Shared fixtures: the project's own configuration files, read as a user would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _yaml(name: str) -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "conf" / name).read_text())
+
+
+@pytest.fixture
+def base_policy() -> dict:
+    return _yaml("base/policy.yml")["policy"]
+
+
+@pytest.fixture
+def base_params() -> dict:
+    params: dict = {}
+    for path in sorted((PROJECT_ROOT / "conf/base").glob("parameters*.yml")):
+        params.update(yaml.safe_load(path.read_text()) or {})
+    return params

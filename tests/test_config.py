@@ -1,0 +1,40 @@
+import pytest
+
+from imagegen.config import ConfigurationError, validate_parameters
+
+
+def test_base_parameters_are_valid(base_params, base_policy):
+    validated = validate_parameters({**base_params, "policy": base_policy})
+    assert validated["training"].model == "dcgan"
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "value", "message"),
+    [
+        (
+            "training",
+            "model",
+            "stylegan",
+            r"training\.model = 'stylegan': must be one of",
+        ),
+        ("training", "epochs", -1, r"training\.epochs = -1"),
+        ("training", "batch_size", 0, r"training\.batch_size = 0"),
+        ("preprocessing", "channels", 2, r"preprocessing\.channels = 2"),
+        ("evaluation", "n_samples", "many", r"evaluation\.n_samples = 'many'"),
+        ("policy", "max_pixels", 0, r"policy\.max_pixels"),
+    ],
+)
+def test_bad_value_names_the_key(base_params, base_policy, group, key, value, message):
+    params = {**base_params, "policy": dict(base_policy)}
+    params[group] = {**params[group], key: value}
+    with pytest.raises(ConfigurationError, match=message):
+        validate_parameters(params)
+
+
+def test_unknown_and_missing_keys_are_named(base_params):
+    params = {**base_params, "training": {**base_params["training"], "epoch": 3}}
+    del params["training"]["seed"]
+    with pytest.raises(ConfigurationError) as info:
+        validate_parameters(params)
+    assert "training.epoch: unknown key" in str(info.value)
+    assert "training.seed: missing" in str(info.value)
