@@ -30,3 +30,14 @@ def base_params() -> dict:
     for path in sorted((PROJECT_ROOT / "conf/base").glob("parameters*.yml")):
         params.update(yaml.safe_load(path.read_text()) or {})
     return params
+
+
+@pytest.fixture(scope="session")
+def smoke_project(tmp_path_factory):
+    """A project copy after `kedro run --pipeline train --env smoke` (shared, read-only)."""
+    from tests.project import copy_project, kedro
+
+    project = copy_project(tmp_path_factory.mktemp("smoke") / "project")
+    result = kedro(project, "run", "--pipeline", "train", "--env", "smoke")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return project

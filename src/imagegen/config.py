@@ -86,7 +86,14 @@ class RegistrationParams(_Strict):
     alias: str = Field(min_length=1)
 
 
+class GenerateParams(_Strict):
+    model: str = Field(pattern=r"^[^@/]+(@[^@/]+|/\d+)$")
+    n: int = Field(gt=0)
+    seed: int = Field(ge=0)
+
+
 _GROUPS: dict[str, type[BaseModel]] = {
+    "generate": GenerateParams,
     "policy": Policy,
     "preprocessing": PreprocessingParams,
     "training": TrainingParams,

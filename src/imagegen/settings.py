@@ -4,8 +4,9 @@ from omegaconf.resolvers import oc
 
 from imagegen.config import artifact_location, project_root, tracking_uri
 from imagegen.hooks import ConfigValidationHooks
+from imagegen.provenance.tracking import LineageHooks
 
-HOOKS = (ConfigValidationHooks(),)
+HOOKS = (ConfigValidationHooks(), LineageHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -106,3 +106,77 @@ def register_model(
         "model_uri": f"models:/{name}/{version}",
         "tags": tags,
     }
+
+
+def record_model_lineage(
+    registration_record: dict[str, Any],
+    dataset_digest: dict[str, Any],
+    training_manifest,
+    holdout_works,
+    curation_decisions,
+    raw_dir: str,
+) -> dict[str, Any]:
+    """Log the version's lineage (inputs, decisions, audit) to its run and tag it."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from imagegen.provenance.audit import (
+        audit_markdown,
+        build_audit,
+        public_summary_markdown,
+    )
+    from imagegen.provenance.ledger import Ledger
+    from imagegen.provenance.tracking import LEDGER_PATH
+
+    digest = dataset_digest["dataset_digest"]
+    # MLflow stores dataset digests in 36 characters; the full SHA-256 goes in a tag.
+    training_data = mlflow.data.from_pandas(
+        training_manifest, name="training_manifest", digest=digest[:32]
+    )
+    mlflow.log_input(training_data, context="training", tags={"sha256": digest})
+    holdout_columns = [
+        c
+        for c in ("work_id", "path", "title", "creator", "licence", "source_url")
+        if c in holdout_works.columns
+    ]
+    mlflow.log_text(
+        holdout_works[holdout_columns].to_csv(index=False), "lineage/holdout_works.csv"
+    )
+    mlflow.log_text(
+        curation_decisions.to_csv(index=False), "lineage/curation_decisions.csv"
+    )
+    model = {
+        "name": registration_record["name"],
+        "version": registration_record["version"],
+        "aliases": [registration_record["alias"]],
+        "run_id": registration_record["run_id"],
+        "source": registration_record["model_uri"],
+    }
+    audit = build_audit(
+        model,
+        dataset_digest,
+        training_manifest,
+        holdout_works,
+        curation_decisions,
+        raw_dir=raw_dir,
+    )
+    mlflow.log_dict(audit, "audit/audit.json")
+    mlflow.log_text(audit_markdown(audit), "audit/audit.md")
+    mlflow.log_text(public_summary_markdown(audit), "audit/public_summary.md")
+    head = Ledger(LEDGER_PATH).head()
+    client = MlflowClient()
+    tags = {
+        "audit": f"runs:/{model['run_id']}/audit/audit.md",
+        "lineage_head": f"{head.seq}:{head.hash}" if head else "",
+        "opt_outs_honoured": str(audit["curation"]["opt_outs_honoured"]),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(model["name"], model["version"], key, value)
+    logger.info(
+        "Lineage of %s version %s: %d works, %d opt-outs honoured",
+        model["name"],
+        model["version"],
+        audit["dataset"]["n_works"],
+        audit["curation"]["opt_outs_honoured"],
+    )
+    return audit

@@ -22,6 +22,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "registration_record",
                 name="register_model",
             ),
+            Node(
+                nodes.record_model_lineage,
+                [
+                    "registration_record",
+                    "dataset_digest",
+                    "training_manifest",
+                    "holdout_works",
+                    "curation_decisions",
+                    "params:raw_dir",
+                ],
+                "model_audit",
+                name="record_model_lineage",
+            ),
         ],
         tags=["registration"],
     )

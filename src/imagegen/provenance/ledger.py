@@ -1,0 +1,152 @@
+"""Append-only, hash-chained JSON-lines ledger.
+
+Each entry holds `seq`, `prev_hash` (the previous entry's `hash`) and `hash` =
+SHA-256 of the entry's canonical JSON without `hash`. Editing, removing or
+reordering any entry breaks the chain; truncating the tail is caught by the
+`HEAD` file next to the ledger and by the heads recorded in MLflow.
+
+Appends are serialised with an exclusive `flock` and written with a single
+`write` call followed by `fsync`, so a crashed process never leaves half a
+line; a line torn by a power loss is dropped by the next writer, which logs it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+
+
+def canonical_json(data: Any) -> str:
+    """Stable JSON: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(entry: dict[str, Any]) -> str:
+    body = {k: v for k, v in entry.items() if k != "hash"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+class LedgerError(ValueError):
+    """The ledger is not intact; the message names the first bad entry."""
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+
+
+class Ledger:
+    """A hash-chained ledger at `path` (with its `HEAD` beside it)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.head_path = self.path.with_name(self.path.name + ".HEAD")
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Add one entry for `record`; return the entry with seq, time and hashes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            last = self._last_entry(fd)
+            entry = {
+                **record,
+                "seq": (last["seq"] + 1) if last else 0,
+                "time": record.get("time") or datetime.now(UTC).isoformat(),
+                "prev_hash": last["hash"] if last else GENESIS,
+            }
+            entry["hash"] = entry_hash(entry)
+            line = (canonical_json(entry) + "\n").encode("utf-8")
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(f"short write to {self.path}: {written} of {len(line)}")
+            os.fsync(fd)
+            self._write_head(Head(entry["seq"], entry["hash"]))
+            return entry
+        finally:
+            os.close(fd)  # also releases the lock
+
+    def _last_entry(self, fd: int) -> dict[str, Any] | None:
+        """Last complete entry; a torn final line (power loss) is cut off first."""
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return None
+        block = 1 << 16
+        start = max(0, size - block)
+        tail = os.pread(fd, size - start, start)
+        # Two newlines in view: the last complete line is whole.
+        while start > 0 and tail.count(b"\n") < 2:
+            start = max(0, start - block)
+            tail = os.pread(fd, size - start, start)
+        if not tail.endswith(b"\n"):
+            cut = start + tail.rfind(b"\n") + 1
+            logger.warning(
+                "ledger %s: dropping a torn last line (%d bytes)", self.path, size - cut
+            )
+            os.ftruncate(fd, cut)
+            tail = tail[: cut - start]
+        if not tail:
+            return None
+        return json.loads(tail[:-1].rsplit(b"\n", 1)[-1])
+
+    def _write_head(self, head: Head) -> None:
+        tmp = self.head_path.with_name(self.head_path.name + f".{os.getpid()}.tmp")
+        tmp.write_text(canonical_json({"seq": head.seq, "hash": head.hash}) + "\n")
+        os.replace(tmp, self.head_path)
+
+    def head(self) -> Head | None:
+        if not self.head_path.exists():
+            return None
+        data = json.loads(self.head_path.read_text())
+        return Head(int(data["seq"]), str(data["hash"]))
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Parsed entries in file order (no checks beyond being JSON objects)."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    entry = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                    raise LedgerError(f"line {number}: not a valid JSON entry") from exc
+                if not isinstance(entry, dict):
+                    raise LedgerError(f"line {number}: not a JSON object")
+                yield entry
+
+    def verify(self) -> Head | None:
+        """Check the chain and the HEAD file; raise LedgerError at the first bad entry."""
+        prev, last = GENESIS, None
+        for number, entry in enumerate(self.entries(), start=1):
+            where = (
+                f"line {number} (seq {entry.get('seq')}, node {entry.get('node', '-')})"
+            )
+            if entry.get("seq") != number - 1:
+                raise LedgerError(
+                    f"{where}: out of sequence, expected seq {number - 1}"
+                )
+            if entry.get("prev_hash") != prev:
+                raise LedgerError(f"{where}: prev_hash does not match the entry before")
+            if entry.get("hash") != entry_hash(entry):
+                raise LedgerError(f"{where}: content does not match its hash (edited)")
+            prev, last = entry["hash"], Head(entry["seq"], entry["hash"])
+        head = self.head()
+        if head != last:
+            raise LedgerError(
+                f"HEAD file says {head} but the ledger ends at {last}: entries were "
+                "removed from the end, or HEAD was edited"
+            )
+        return last
