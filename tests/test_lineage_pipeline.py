@@ -197,3 +197,29 @@ def test_rerun_audits_differ_exactly_where_the_data_did(rerun_project):
     assert first["curation"]["opt_outs_honoured"] == 0
     assert second["dataset"]["digest"] != first["dataset"]["digest"]
     assert imagegen(rerun_project, "audit", "verify").returncode == 0
+
+
+def test_generate_pipeline_writes_labelled_images(rerun_project):
+    from imagegen.provenance.xmp import read_png_provenance
+
+    result = kedro(
+        rerun_project,
+        "run",
+        "--pipeline",
+        "generate",
+        "--env",
+        "smoke",
+        "--params",
+        "generate.n=2,generate.seed=3",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = sorted((rerun_project / "data/07_model_output/generated").glob("*.png"))
+    assert len(files) == 2
+    provenance = read_png_provenance(files[0])
+    assert provenance["model_name"] == "imagegen-dcgan"
+    assert provenance["seed"] == "3"
+    manifest = pd.read_csv(
+        rerun_project / "data/07_model_output/generation_manifest.csv"
+    )
+    assert len(manifest) == 2
+    assert imagegen(rerun_project, "audit", "verify").returncode == 0
