@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from imagegen.models.dcgan import build_generator
+from imagegen.provenance.xmp import read_png_provenance
 from imagegen.serving import (
     DIGITAL_SOURCE_TYPE,
     GeneratorModel,
@@ -21,31 +22,45 @@ def model():
     keras.utils.set_random_seed(0)
     wrapper = GeneratorModel()
     wrapper.generator = build_generator(28, 1, 16, 4)
-    wrapper.latent_dim, wrapper.max_n = 16, 8
-    wrapper.config = {
-        "model_name": "imagegen-dcgan",
-        "run_id": "abc",
-        "dataset_digest": "d",
-    }
+    wrapper._configure(
+        {
+            "model_name": "imagegen-dcgan",
+            "run_id": "abc",
+            "dataset_digest": "d",
+            "max_n": 8,
+        }
+    )
     return wrapper
 
 
-def test_predict_returns_pngs_with_provenance(model):
+def test_predict_returns_pngs_with_provenance(model, tmp_path):
     out = model.predict(None, pd.DataFrame({"seed": [1, 2], "n": [3, 1]}))
     assert len(out) == 4
     assert list(out["request"]) == [0, 0, 0, 1]
-    image = Image.open(io.BytesIO(base64.b64decode(out["png_base64"][0])))
+    png = base64.b64decode(out["png_base64"][0])
+    image = Image.open(io.BytesIO(png))
     assert image.size == (28, 28) and image.mode == "L"
     assert set(out["digital_source_type"]) == {DIGITAL_SOURCE_TYPE}
     assert set(out["model_name"]) == {"imagegen-dcgan"}
+    (tmp_path / "served.png").write_bytes(png)
+    embedded = read_png_provenance(tmp_path / "served.png")
+    assert embedded["digital_source_type"] == DIGITAL_SOURCE_TYPE
+    assert embedded["run_id"] == "abc" and embedded["seed"] == "1"
 
 
 def test_same_seed_same_images(model):
     a = model.predict(None, pd.DataFrame({"seed": [5], "n": [2]}))
     b = model.predict(None, pd.DataFrame({"seed": [5], "n": [2]}))
     c = model.predict(None, pd.DataFrame({"seed": [6], "n": [2]}))
-    assert list(a["png_base64"]) == list(b["png_base64"])
-    assert list(a["png_base64"]) != list(c["png_base64"])
+    assert _pixels(a) == _pixels(b)
+    assert _pixels(a) != _pixels(c)
+
+
+def _pixels(frame: pd.DataFrame) -> list[bytes]:
+    return [
+        Image.open(io.BytesIO(base64.b64decode(p))).tobytes()
+        for p in frame["png_base64"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -55,6 +70,9 @@ def test_same_seed_same_images(model):
         ({"seed": 1, "n": 9}, "n must be between 1 and 8"),
         ({"seed": -1, "n": 1}, "seed must be >= 0"),
         ({"seed": 1}, "integer 'seed' and 'n'"),
+        ({"seed": 1, "n": 1, "label": 3}, "not class-conditional"),
+        ({"seed": 1, "n": 1, "truncation": 0.0}, "truncation must be > 0"),
+        ({"seed": 1, "n": 1, "temperature": -1.0}, "temperature must be in"),
     ],
 )
 def test_out_of_bounds_requests_are_refused(model, row, message):
@@ -65,3 +83,17 @@ def test_out_of_bounds_requests_are_refused(model, row, message):
 def test_noise_is_reproducible():
     np.testing.assert_array_equal(latent_noise(3, 2, 5), latent_noise(3, 2, 5))
     assert latent_noise(3, 2, 5).shape == (2, 5)
+
+
+def test_truncation_and_temperature_shape_the_noise():
+    wide = latent_noise(3, 200, 16)
+    assert np.abs(wide).max() > 1.5
+    truncated = latent_noise(3, 200, 16, truncation=0.5)
+    assert np.abs(truncated).max() <= 0.5
+    np.testing.assert_allclose(
+        latent_noise(3, 2, 5, temperature=0.5), latent_noise(3, 2, 5) * 0.5
+    )
+
+
+def test_invalid_requests_are_http_400():
+    assert InvalidRequest("x").get_http_status_code() == 400

@@ -123,6 +123,7 @@ def audit_image_command(file: Path, top: int, tracking_uri: str | None) -> None:
 
     uri = _tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     report = audit_image(file, Path(project_root()), top=top)
     click.echo(format_image_audit(report))
 
@@ -142,7 +143,9 @@ def generate_command(
 
     from imagegen.generation import generate_images
 
-    mlflow.set_tracking_uri(_tracking_uri(tracking_uri))
+    uri = _tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     images = generate_images(model_ref, n, seed)
     out.mkdir(parents=True, exist_ok=True)
     for image in images:
@@ -154,9 +157,63 @@ def generate_command(
     )
 
 
+@main.group()
+def registry() -> None:
+    """Human decisions on model aliases (recorded as version tags)."""
+
+
+@registry.command("promote")
+@click.argument("name")
+@click.argument("version")
+@click.option("--alias", default="champion", show_default=True)
+@click.option("--reason", required=True, help="Why: recorded on the version.")
+@click.option("--by", default=None, help="Who decides (default: $USER).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking/registry URI.")
+@_one_line_errors
+def registry_promote(
+    name: str,
+    version: str,
+    alias: str,
+    reason: str,
+    by: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Point ALIAS (default champion) at NAME VERSION."""
+    from mlflow import MlflowClient
+
+    from imagegen.registry import promote
+
+    uri = _tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    click.echo(promote(client, name, version, alias, reason, by))
+
+
+@registry.command("demote")
+@click.argument("name")
+@click.option("--alias", default="champion", show_default=True)
+@click.option("--reason", required=True, help="Why: recorded on the version.")
+@click.option("--by", default=None, help="Who decides (default: $USER).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking/registry URI.")
+@_one_line_errors
+def registry_demote(
+    name: str, alias: str, reason: str, by: str | None, tracking_uri: str | None
+) -> None:
+    """Remove ALIAS (default champion) from whichever version of NAME holds it."""
+    from mlflow import MlflowClient
+
+    from imagegen.registry import demote
+
+    uri = _tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    click.echo(demote(client, name, alias, reason, by))
+
+
 # Kedro loads a `cli` group from the project's cli.py: the same commands then
 # also work as `kedro audit …` and `kedro generate …`.
-cli = click.Group("imagegen", commands={"audit": audit, "generate": generate_command})
+cli = click.Group(
+    "imagegen",
+    commands={"audit": audit, "generate": generate_command, "registry": registry},
+)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,36 @@
-"""MLflow pyfunc wrapper of a trained generator: (seed, n) -> PNG images.
+"""MLflow pyfunc wrapper of a trained generator: request rows -> labelled PNG images.
 
-Imported from inside a served model: keep it free of Kedro and of the rest of
-the project so the model loads with only its pip requirements.
+Imported from inside a served model: it needs only mlflow, numpy, pandas,
+Pillow and Keras (the model's pip requirements), never Kedro or the rest of
+the project's dependencies.
+
+Request rows: `seed` (int >= 0), `n` (1..max_n), optional `label` (class index,
+for class-conditional generators), `truncation` (> 0: noise values beyond it
+are redrawn) and `temperature` (> 0: scales the noise). One output row per
+image: base64 PNG carrying XMP provenance, plus the same provenance as columns.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
-from PIL import Image
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-DIGITAL_SOURCE_TYPE = (
-    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-)
+from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
+
+DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
 OUTPUT_COLUMNS = [
     "request",
     "seed",
     "index",
+    "label",
     "png_base64",
     "width",
     "height",
@@ -29,28 +38,47 @@ OUTPUT_COLUMNS = [
     "model_name",
     "run_id",
     "dataset_digest",
+    "generated_at",
 ]
+MAX_TRUNCATION_REDRAWS = 100
 
 
-class InvalidRequest(ValueError):
-    """A request row is out of bounds; the message says which field and why."""
+class InvalidRequest(MlflowException):
+    """A request row is out of bounds; served as HTTP 400 with this message."""
+
+    def __init__(self, message: str):
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-def latent_noise(seed: int, n: int, latent_dim: int) -> np.ndarray:
-    """Noise for `n` images from `seed`: NumPy's PCG64, the same on every backend."""
-    return (
-        np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-    )
+def latent_noise(
+    seed: int,
+    n: int,
+    latent_dim: int,
+    truncation: float | None = None,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Noise for `n` images from `seed`: NumPy's PCG64, the same on every backend.
+
+    Truncation redraws values with |z| > truncation (the "truncation trick");
+    temperature scales the result.
+    """
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n, latent_dim))
+    if truncation is not None:
+        for _ in range(MAX_TRUNCATION_REDRAWS):
+            outside = np.abs(noise) > truncation
+            if not outside.any():
+                break
+            noise[outside] = rng.standard_normal(int(outside.sum()))
+        noise = np.clip(noise, -truncation, truncation)
+    return (noise * temperature).astype(np.float32)
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """float [-1, 1] (h, w, c) -> PNG bytes."""
-    pixels = np.clip(np.round((image + 1.0) * 127.5), 0, 255).astype(np.uint8)
-    if pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _optional(row: dict[str, Any], key: str) -> Any:
+    value = row.get(key)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
 
 
 class GeneratorModel(mlflow.pyfunc.PythonModel):
@@ -62,11 +90,17 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         self.generator = keras.saving.load_model(
             context.artifacts["generator"], compile=False
         )
-        self.config: dict[str, Any] = dict(context.model_config or {})
-        self.latent_dim = int(self.generator.input_shape[-1])
-        self.max_n = int(self.config.get("max_n", 64))
+        self._configure(dict(context.model_config or {}))
 
-    def _check(self, row: dict[str, Any]) -> tuple[int, int]:
+    def _configure(self, config: dict[str, Any]) -> None:
+        self.config = config
+        inputs = self.generator.inputs
+        self.latent_dim = int(inputs[0].shape[-1])
+        self.conditional = len(inputs) > 1
+        self.n_classes = int(config.get("n_classes", 0))
+        self.max_n = int(config.get("max_n", 64))
+
+    def _check(self, row: dict[str, Any]) -> dict[str, Any]:
         try:
             seed, n = int(row["seed"]), int(row["n"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -75,30 +109,76 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             raise InvalidRequest(f"seed must be >= 0, got {seed}")
         if not 1 <= n <= self.max_n:
             raise InvalidRequest(f"n must be between 1 and {self.max_n}, got {n}")
-        return seed, n
+        label = _optional(row, "label")
+        if self.conditional:
+            if label is None:
+                raise InvalidRequest("this model is class-conditional: give 'label'")
+            label = int(label)
+            if self.n_classes and not 0 <= label < self.n_classes:
+                raise InvalidRequest(
+                    f"label must be between 0 and {self.n_classes - 1}, got {label}"
+                )
+        elif label is not None:
+            raise InvalidRequest(
+                "this model is not class-conditional: leave 'label' out"
+            )
+        truncation = _optional(row, "truncation")
+        if truncation is not None and not float(truncation) > 0:
+            raise InvalidRequest(f"truncation must be > 0, got {truncation}")
+        temperature = _optional(row, "temperature")
+        temperature = 1.0 if temperature is None else float(temperature)
+        if not 0 < temperature <= 10:
+            raise InvalidRequest(f"temperature must be in (0, 10], got {temperature}")
+        return {
+            "seed": seed,
+            "n": n,
+            "label": label,
+            "truncation": None if truncation is None else float(truncation),
+            "temperature": temperature,
+        }
+
+    def _images(self, request: dict[str, Any]) -> np.ndarray:
+        noise = latent_noise(
+            request["seed"],
+            request["n"],
+            self.latent_dim,
+            request["truncation"],
+            request["temperature"],
+        )
+        if self.conditional:
+            labels = np.full((request["n"],), request["label"], dtype=np.int32)
+            return np.asarray(self.generator([noise, labels], training=False))
+        return np.asarray(self.generator(noise, training=False))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        requests = [self._check(row) for row in model_input.to_dict("records")]
+        generated_at = datetime.now(UTC).isoformat(timespec="seconds")
         rows = []
-        for request, row in enumerate(model_input.to_dict("records")):
-            seed, n = self._check(row)
-            images = np.asarray(
-                self.generator(latent_noise(seed, n, self.latent_dim), training=False)
-            )
-            for index, image in enumerate(images):
+        for number, request in enumerate(requests):
+            for index, image in enumerate(self._images(request)):
+                provenance = {
+                    "model_name": self.config.get("model_name", ""),
+                    "run_id": self.config.get("run_id", ""),
+                    "dataset_digest": self.config.get("dataset_digest", ""),
+                    "seed": request["seed"],
+                    "index": index,
+                    "generated_at": generated_at,
+                }
+                png = encode_png_with_xmp(image, provenance)
                 rows.append(
                     {
-                        "request": request,
-                        "seed": seed,
+                        "request": number,
+                        "seed": request["seed"],
                         "index": index,
-                        "png_base64": base64.b64encode(encode_png(image)).decode(
-                            "ascii"
-                        ),
+                        "label": -1 if request["label"] is None else request["label"],
+                        "png_base64": base64.b64encode(png).decode("ascii"),
                         "width": int(image.shape[1]),
                         "height": int(image.shape[0]),
                         "digital_source_type": DIGITAL_SOURCE_TYPE,
-                        "model_name": self.config.get("model_name", ""),
-                        "run_id": self.config.get("run_id", ""),
-                        "dataset_digest": self.config.get("dataset_digest", ""),
+                        "model_name": provenance["model_name"],
+                        "run_id": provenance["run_id"],
+                        "dataset_digest": provenance["dataset_digest"],
+                        "generated_at": generated_at,
                     }
                 )
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)

@@ -42,6 +42,23 @@ def _local_training_images(root: Path, manifest: pd.DataFrame):
     return (images[keep], ids[keep]), int(keep.sum())
 
 
+def _find_version(client, provenance: dict[str, str], file: Path):
+    """The registry version named in the XMP; served images name only the run."""
+    name = provenance["model_name"]
+    try:
+        if provenance.get("model_version"):
+            return client.get_model_version(name, provenance["model_version"])
+        if provenance.get("run_id"):
+            found = client.search_model_versions(
+                f"name = '{name}' and run_id = '{provenance['run_id']}'"
+            )
+            if found:
+                return found[0]
+    except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
+        raise AuditError(f"{file}: {name} is not in the registry") from exc
+    raise AuditError(f"{file}: no registry version of {name} matches its provenance")
+
+
 def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
     """Provenance of `file` and the training works nearest to it (pixels + SSIM)."""
     from mlflow import MlflowClient
@@ -51,15 +68,7 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
     if not provenance.get("model_name"):
         raise AuditError(f"{file}: no imagegen provenance metadata (XMP) found")
     client = MlflowClient()
-    try:
-        version = client.get_model_version(
-            provenance["model_name"], provenance["model_version"]
-        )
-    except Exception as exc:  # noqa: BLE001
-        raise AuditError(
-            f"{file}: {provenance['model_name']} version "
-            f"{provenance.get('model_version')} is not in the registry"
-        ) from exc
+    version = _find_version(client, provenance, file)
     report: dict[str, Any] = {
         "file": str(file),
         "provenance": provenance,

@@ -11,7 +11,7 @@ import io
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from defusedxml import ElementTree
+import numpy as np
 from PIL import Image, PngImagePlugin
 
 TRAINED_ALGORITHMIC_MEDIA = (
@@ -58,9 +58,7 @@ def build_xmp(provenance: dict[str, Any]) -> str:
     )
 
 
-def png_with_xmp(png: bytes, provenance: dict[str, Any]) -> bytes:
-    """Re-encode PNG bytes with the provenance packet (pixels unchanged)."""
-    image = Image.open(io.BytesIO(png))
+def _save_png(image: Image.Image, provenance: dict[str, Any]) -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_itxt(XMP_KEY, build_xmp(provenance), zip=False)
     buffer = io.BytesIO()
@@ -68,8 +66,25 @@ def png_with_xmp(png: bytes, provenance: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
+def png_with_xmp(png: bytes, provenance: dict[str, Any]) -> bytes:
+    """Re-encode PNG bytes with the provenance packet (pixels unchanged)."""
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()
+        return _save_png(image, provenance)
+
+
+def encode_png_with_xmp(image: np.ndarray, provenance: dict[str, Any]) -> bytes:
+    """float [-1, 1] (h, w, c) image -> PNG bytes carrying the provenance packet."""
+    pixels = np.clip(np.round((image + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    if pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    return _save_png(Image.fromarray(pixels), provenance)
+
+
 def parse_xmp(packet: str | bytes) -> dict[str, str]:
     """Provenance keys found in an XMP packet (attribute or element form)."""
+    from defusedxml import ElementTree  # hardened: no entities, no DTDs
+
     if isinstance(packet, bytes):
         packet = packet.decode("utf-8", errors="replace")
     if len(packet) > MAX_XMP_BYTES:

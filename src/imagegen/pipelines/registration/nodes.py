@@ -17,6 +17,7 @@ def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     packages = ["mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"]
+    # A GPU host swaps tensorflow-cpu for tensorflow (same modules).
     return [f"{p}=={version(p)}" for p in packages]
 
 
@@ -33,7 +34,8 @@ def register_model(
     import mlflow
     import pandas as pd
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
 
     import imagegen
     from imagegen.serving import GeneratorModel
@@ -59,20 +61,31 @@ def register_model(
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = Path(tmp) / "generator.keras"
         generator.save(keras_path)
-        example_in = pd.DataFrame({"seed": [0], "n": [1]})
         wrapper = GeneratorModel()
-        wrapper.generator, wrapper.config = generator, config
-        wrapper.latent_dim, wrapper.max_n = (
-            int(generator.input_shape[-1]),
-            params["max_n"],
-        )
+        wrapper.generator = generator
+        wrapper._configure(config)
+        example_in = pd.DataFrame({"seed": [0], "n": [1]})
+        if wrapper.conditional:
+            example_in["label"] = [0]
         example_out = wrapper.predict(None, example_in)
+        inputs = Schema(
+            [
+                ColSpec("long", "seed"),
+                ColSpec("long", "n"),
+                ColSpec("long", "label", required=wrapper.conditional),
+                ColSpec("double", "truncation", required=False),
+                ColSpec("double", "temperature", required=False),
+            ]
+        )
+        signature = ModelSignature(
+            inputs=inputs, outputs=infer_signature(example_in, example_out).outputs
+        )
         info = mlflow.pyfunc.log_model(
             name="generator",
             python_model=GeneratorModel(),
             artifacts={"generator": str(keras_path)},
             code_paths=[str(Path(imagegen.__file__).parent)],
-            signature=infer_signature(example_in, example_out),
+            signature=signature,
             input_example=example_in,
             pip_requirements=_pip_requirements(),
             model_config=config,
