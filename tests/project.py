@@ -46,6 +46,8 @@ def project_env(**extra: str) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         COLUMNS="200",
     )
+    # Console scripts of this interpreter's venv (uvicorn for `mlflow models serve`).
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,13 @@ def register_model(
     }
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = Path(tmp) / "generator.keras"
+        # The package travels with the model (code_paths), without bytecode caches.
+        code = Path(tmp) / "imagegen"
+        shutil.copytree(
+            Path(imagegen.__file__).parent,
+            code,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         generator.save(keras_path)
         wrapper = GeneratorModel()
         wrapper.generator = generator
@@ -84,7 +92,7 @@ def register_model(
             name="generator",
             python_model=GeneratorModel(),
             artifacts={"generator": str(keras_path)},
-            code_paths=[str(Path(imagegen.__file__).parent)],
+            code_paths=[str(code)],
             signature=signature,
             input_example=example_in,
             pip_requirements=_pip_requirements(),
