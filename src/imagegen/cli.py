@@ -208,11 +208,37 @@ def registry_demote(
     click.echo(demote(client, name, alias, reason, by))
 
 
+@main.group()
+def tracking() -> None:
+    """MLflow records kept locally while the tracking server was unreachable."""
+
+
+@tracking.command("replay")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI.")
+@_one_line_errors
+def tracking_replay(tracking_uri: str | None) -> None:
+    """Send the kept metrics and artifacts to the tracking server."""
+    from mlflow import MlflowClient
+
+    from imagegen.tracking import BACKLOG, Backlog
+
+    backlog = Backlog(Path(project_root()) / BACKLOG)
+    sent, left = backlog.replay(MlflowClient(tracking_uri=_tracking_uri(tracking_uri)))
+    click.echo(f"sent {sent} records, {left} still kept in {BACKLOG}")
+    if left:
+        sys.exit(1)
+
+
 # Kedro loads a `cli` group from the project's cli.py: the same commands then
 # also work as `kedro audit …` and `kedro generate …`.
 cli = click.Group(
     "imagegen",
-    commands={"audit": audit, "generate": generate_command, "registry": registry},
+    commands={
+        "audit": audit,
+        "generate": generate_command,
+        "registry": registry,
+        "tracking": tracking,
+    },
 )
 
 

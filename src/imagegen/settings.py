@@ -5,8 +5,9 @@ from omegaconf.resolvers import oc
 from imagegen.config import artifact_location, project_root, tracking_uri
 from imagegen.hooks import ConfigValidationHooks
 from imagegen.provenance.tracking import LineageHooks
+from imagegen.tracking import ArtifactHooks
 
-HOOKS = (ConfigValidationHooks(), LineageHooks())
+HOOKS = (ConfigValidationHooks(), LineageHooks(), ArtifactHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -22,6 +22,16 @@ def _pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in packages]
 
 
+def _unreachable_error(exc: Exception, what: str) -> RuntimeError:
+    import mlflow
+
+    return RuntimeError(
+        f"{what}: the MLflow tracking server {mlflow.get_tracking_uri()} is unreachable "
+        f"({type(exc).__name__}). The generator is kept at data/06_models/generator.keras; "
+        "run `kedro run --pipeline registration` when the server is back."
+    )
+
+
 def register_model(
     generator,
     dataset_digest: dict[str, Any],
@@ -32,6 +42,33 @@ def register_model(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Log the generator as a pyfunc model, register a version, set its alias and tags."""
+    from imagegen.tracking import is_unreachable
+
+    try:
+        return _register_model(
+            generator,
+            dataset_digest,
+            evaluation_metrics,
+            training_summary,
+            attribution_table,
+            training_manifest,
+            params,
+        )
+    except Exception as exc:
+        if is_unreachable(exc):
+            raise _unreachable_error(exc, "registration failed") from exc
+        raise
+
+
+def _register_model(
+    generator,
+    dataset_digest: dict[str, Any],
+    evaluation_metrics: dict[str, Any],
+    training_summary: dict[str, Any],
+    attribution_table,
+    training_manifest,
+    params: dict[str, Any],
+) -> dict[str, Any]:
     import mlflow
     import pandas as pd
     from mlflow import MlflowClient
