@@ -235,3 +235,26 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
         v for k, v in version.tags.items() if k.startswith("decision.champion.")
     ]
     assert decisions == ["promoted by ci: serving test"]
+    demote = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imagegen.cli",
+            "registry",
+            "demote",
+            "imagegen-dcgan",
+            "--reason",
+            "end of test",
+            "--by",
+            "ci",
+        ],
+        cwd=champion,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert demote.returncode == 0, demote.stderr
+    assert "champion" not in client.get_registered_model("imagegen-dcgan").aliases
+    tags = client.get_model_version("imagegen-dcgan", "1").tags
+    assert "demoted by ci: end of test" in tags.values()

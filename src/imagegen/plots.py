@@ -27,3 +27,29 @@ def image_grid_figure(images: np.ndarray, grid_size: int, title: str = ""):
         figure.suptitle(title, fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def curation_summary_figure(decisions):
+    """Counts per decision and reason, licences and creators of the accepted works."""
+    import pandas as pd
+
+    accepted = decisions[decisions["decision"] == "accepted"]
+    codes = decisions["reason"].astype(str).str.split(":", n=1).str[0]
+    panels = [
+        ("decisions", decisions["decision"].value_counts()),
+        ("reasons", codes.value_counts()),
+        ("licences of accepted works", accepted["licence"].replace("", "(none)").value_counts()),
+        ("top creators of accepted works",
+         accepted["creator"].replace("", "(unknown)").value_counts().head(12)),
+    ]
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for ax, (title, counts) in zip(np.ravel(axes), panels, strict=True):
+        counts = pd.Series(counts).sort_values()
+        ax.barh([str(i)[:40] for i in counts.index], counts.to_numpy(), color="#4c72b0")
+        for y, value in enumerate(counts.to_numpy()):
+            ax.text(value, y, f" {value}", va="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8)
+    figure.suptitle(f"Curation of {len(decisions)} files", fontsize=11)
+    figure.tight_layout()
+    return figure

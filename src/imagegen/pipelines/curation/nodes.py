@@ -249,6 +249,13 @@ def count_decisions(decisions: pd.DataFrame) -> dict[str, dict[str, float]]:
     return {key: {"value": value, "step": 0} for key, value in metrics.items()}
 
 
+def plot_curation_summary(decisions: pd.DataFrame):
+    """Charts of the decisions: per decision, reason, licence and creator."""
+    from imagegen.plots import curation_summary_figure
+
+    return curation_summary_figure(decisions)
+
+
 def build_attribution(accepted: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Attribution list of every accepted work, as CSV rows and as Markdown."""
     columns = ["work_id", "path", "title", "creator", "licence", "source_url"]

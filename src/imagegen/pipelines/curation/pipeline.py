@@ -58,6 +58,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="count_decisions",
             ),
             Node(
+                nodes.plot_curation_summary,
+                "curation_decisions",
+                "curation_summary_plot",
+                name="plot_curation_summary",
+            ),
+            Node(
                 nodes.build_attribution,
                 "accepted_works",
                 ["attribution_table", "attribution_markdown"],
