@@ -38,13 +38,18 @@ def curation_summary_figure(decisions):
     panels = [
         ("decisions", decisions["decision"].value_counts()),
         ("reasons", codes.value_counts()),
-        ("licences of accepted works", accepted["licence"].replace("", "(none)").value_counts()),
-        ("top creators of accepted works",
-         accepted["creator"].replace("", "(unknown)").value_counts().head(12)),
+        (
+            "licences of accepted works",
+            accepted["licence"].replace("", "(none)").value_counts(),
+        ),
+        (
+            "top creators of accepted works",
+            accepted["creator"].replace("", "(unknown)").value_counts().head(12),
+        ),
     ]
     figure, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, (title, counts) in zip(np.ravel(axes), panels, strict=True):
-        counts = pd.Series(counts).sort_values()
+    for ax, (title, raw_counts) in zip(np.ravel(axes), panels, strict=True):
+        counts = pd.Series(raw_counts).sort_values()
         ax.barh([str(i)[:40] for i in counts.index], counts.to_numpy(), color="#4c72b0")
         for y, value in enumerate(counts.to_numpy()):
             ax.text(value, y, f" {value}", va="center", fontsize=8)
