@@ -19,6 +19,12 @@ def _yaml(name: str) -> dict:
     return yaml.safe_load((PROJECT_ROOT / "conf" / name).read_text())
 
 
+@pytest.fixture(autouse=True)
+def _generation_ledger_in_tmp(tmp_path, monkeypatch):
+    """In-process generation never writes into the repository's data/."""
+    monkeypatch.setenv("IMAGEGEN_GENERATION_LEDGER", str(tmp_path / "generation.jsonl"))
+
+
 @pytest.fixture
 def base_policy() -> dict:
     return _yaml("base/policy.yml")["policy"]

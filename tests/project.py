@@ -39,7 +39,11 @@ def copy_project(dest: Path) -> Path:
 
 
 def project_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MLFLOW_TRACKING") and k != "IMAGEGEN_GENERATION_LEDGER"
+    }
     env.update(
         KEDRO_DISABLE_TELEMETRY="true",
         MLFLOW_DISABLE_TELEMETRY="true",

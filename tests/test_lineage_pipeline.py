@@ -121,6 +121,19 @@ def test_generated_images_trace_back_to_their_version(smoke_project, client, tmp
     assert f"imagegen-dcgan version {version.version}" in audit.stdout
     assert "trainedAlgorithmicMedia" in audit.stdout
     assert "nearest training works" in audit.stdout
+    # Stripped of its metadata, the image is still traced through the generation ledger.
+    from PIL import Image
+
+    stripped = tmp_path / "stripped.png"
+    with Image.open(files[1]) as image:
+        Image.frombytes(image.mode, image.size, image.tobytes()).save(stripped)
+    traced = imagegen(smoke_project, "audit", "image", str(stripped))
+    assert traced.returncode == 0, traced.stderr
+    assert f"imagegen-dcgan version {version.version}" in traced.stdout
+    assert "perceptual match" in traced.stdout
+    ledger = smoke_project / "data/09_lineage/generation_ledger.jsonl"
+    entries = [json.loads(x) for x in ledger.read_text().splitlines()]
+    assert [e["source"] for e in entries[-3:]] == ["cli"] * 3
     if shutil.which("exiftool"):
         xmp = subprocess.run(
             ["exiftool", "-XMP:all", str(files[0])],

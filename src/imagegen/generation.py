@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -13,31 +11,40 @@ from imagegen.provenance.audit import resolve_version
 from imagegen.provenance.xmp import png_with_xmp
 
 
-def generate_images(model_ref: str, n: int, seed: int) -> list[dict[str, Any]]:
-    """`n` images from NAME@ALIAS or NAME/VERSION; PNG bytes with provenance each."""
+def generate_images(
+    model_ref: str, n: int, seed: int, source: str = "cli", **options: Any
+) -> list[dict[str, Any]]:
+    """`n` images from NAME@ALIAS or NAME/VERSION; PNG bytes with provenance each.
+
+    Every image is recorded in the generation ledger with the bytes handed out.
+    """
     import mlflow
     from mlflow import MlflowClient
 
+    from imagegen.provenance.generation_ledger import record_images
+    from imagegen.serving import _ledger_fields
+
     version = resolve_version(MlflowClient(), model_ref)
     model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
-    rows = model.predict(pd.DataFrame({"seed": [int(seed)], "n": [int(n)]}))
-    generated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    images = []
-    for row in rows.to_dict("records"):
-        provenance = {
-            "model_name": version.name,
-            "model_version": str(version.version),
-            "run_id": version.run_id,
-            "seed": int(row["seed"]),
-            "index": int(row["index"]),
-            "dataset_digest": row.get("dataset_digest")
+    request = pd.DataFrame({"seed": [int(seed)], "n": [int(n)]})
+    for key, value in options.items():
+        if value is not None:
+            request[key] = [value]
+    images = model.unwrap_python_model().generate(request)
+    for image in images:
+        image.update(
+            model_name=version.name,
+            model_version=str(version.version),
+            run_id=version.run_id,
+            dataset_digest=image.get("dataset_digest")
             or version.tags.get("dataset_digest", ""),
-            "generated_at": generated_at,
-            "tool_version": imagegen.__version__,
-        }
-        png = png_with_xmp(base64.b64decode(row["png_base64"]), provenance)
-        name = (
-            f"{version.name}-v{version.version}-seed{seed}-{int(row['index']):04d}.png"
+            tool_version=imagegen.__version__,
         )
-        images.append({"filename": name, "png": png, **provenance})
+        image["png"] = png_with_xmp(image["png"], image)
+        image["filename"] = (
+            f"{version.name}-v{version.version}-seed{seed}-{int(image['index']):04d}.png"
+        )
+    record_images(
+        [i["png"] for i in images], [_ledger_fields(i, source) for i in images]
+    )
     return images

@@ -23,6 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from imagegen.provenance.generation_ledger import record_images
 from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
 
 DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
@@ -150,10 +151,11 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             return np.asarray(self.generator([noise, labels], training=False))
         return np.asarray(self.generator(noise, training=False))
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+    def generate(self, model_input: pd.DataFrame) -> list[dict[str, Any]]:
+        """One dict per image: PNG bytes (with XMP) and its provenance."""
         requests = [self._check(row) for row in model_input.to_dict("records")]
         generated_at = datetime.now(UTC).isoformat(timespec="seconds")
-        rows = []
+        images = []
         for number, request in enumerate(requests):
             for index, image in enumerate(self._images(request)):
                 provenance = {
@@ -162,23 +164,52 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
                     "dataset_digest": self.config.get("dataset_digest", ""),
                     "seed": request["seed"],
                     "index": index,
+                    "label": request["label"],
+                    "truncation": request["truncation"],
+                    "temperature": request["temperature"],
                     "generated_at": generated_at,
                 }
-                png = encode_png_with_xmp(image, provenance)
-                rows.append(
+                images.append(
                     {
                         "request": number,
-                        "seed": request["seed"],
-                        "index": index,
-                        "label": -1 if request["label"] is None else request["label"],
-                        "png_base64": base64.b64encode(png).decode("ascii"),
+                        "png": encode_png_with_xmp(image, provenance),
                         "width": int(image.shape[1]),
                         "height": int(image.shape[0]),
-                        "digital_source_type": DIGITAL_SOURCE_TYPE,
-                        "model_name": provenance["model_name"],
-                        "run_id": provenance["run_id"],
-                        "dataset_digest": provenance["dataset_digest"],
-                        "generated_at": generated_at,
+                        **provenance,
                     }
                 )
+        return images
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        images = self.generate(model_input)
+        if self.config.get("record", True):
+            record_images(
+                [i["png"] for i in images],
+                [_ledger_fields(i, source="serving") for i in images],
+            )
+        rows = [
+            {
+                **{k: image[k] for k in OUTPUT_COLUMNS if k in image},
+                "label": -1 if image["label"] is None else image["label"],
+                "png_base64": base64.b64encode(image["png"]).decode("ascii"),
+                "digital_source_type": DIGITAL_SOURCE_TYPE,
+            }
+            for image in images
+        ]
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+def _ledger_fields(image: dict[str, Any], source: str) -> dict[str, Any]:
+    keys = (
+        "model_name",
+        "model_version",
+        "run_id",
+        "dataset_digest",
+        "seed",
+        "index",
+        "label",
+        "truncation",
+        "temperature",
+        "generated_at",
+    )
+    return {"source": source, **{k: image.get(k) for k in keys}}

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from imagegen.provenance.audit import AuditError
+from imagegen.provenance.generation_ledger import find_image, ledger_path
 from imagegen.provenance.xmp import read_png_provenance
 
 TRAINING_SET = "data/05_model_input/training_set.npz"
@@ -64,9 +65,36 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
     from mlflow import MlflowClient
     from skimage.metrics import structural_similarity
 
-    provenance = read_png_provenance(file)
+    try:
+        provenance = read_png_provenance(file)
+    except (OSError, ValueError, SyntaxError):
+        provenance = {}
+    ledger = ledger_path()
+    ledger = ledger if ledger is None or ledger.is_absolute() else root / ledger
+    match = find_image(file.read_bytes(), ledger) if ledger is not None else None
+    if not provenance.get("model_name") and match is not None:
+        # Metadata stripped or re-encoded: the generation ledger still knows it.
+        provenance = {
+            k: str(match[k])
+            for k in (
+                "model_name",
+                "model_version",
+                "run_id",
+                "seed",
+                "index",
+                "dataset_digest",
+                "generated_at",
+            )
+            if match.get(k) not in (None, "")
+        }
+        provenance["digital_source_type"] = (
+            "(not in the file; from the generation ledger)"
+        )
     if not provenance.get("model_name"):
-        raise AuditError(f"{file}: no imagegen provenance metadata (XMP) found")
+        raise AuditError(
+            f"{file}: no imagegen provenance metadata (XMP) and no match in the "
+            "generation ledger"
+        )
     client = MlflowClient()
     version = _find_version(client, provenance, file)
     report: dict[str, Any] = {
@@ -78,6 +106,15 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
             "run_id": version.run_id,
         },
         "run_id_matches": provenance.get("run_id") == version.run_id,
+        "ledger_match": None
+        if match is None
+        else {
+            "match": match["match"],
+            "distance": match["distance"],
+            "seq": match["seq"],
+            "source": match.get("source", ""),
+            "time": match.get("time", ""),
+        },
         "nearest": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,6 +164,14 @@ def format_image_audit(report: dict[str, Any]) -> str:
         f"training set: {report['training_works']} works "
         f"({report['training_works_on_disk']} on disk), digest {report['dataset_digest']}",
     ]
+    if report["ledger_match"]:
+        m = report["ledger_match"]
+        lines.append(
+            f"generation ledger: {m['match']} match (pHash distance {m['distance']}), "
+            f"entry seq {m['seq']}, {m['source']} at {m['time']}"
+        )
+    else:
+        lines.append("generation ledger: no entry for this image")
     if not report["run_id_matches"]:
         lines.append("warning: the run id in the image differs from the registry's")
     if report["nearest"]:

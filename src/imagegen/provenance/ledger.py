@@ -57,25 +57,37 @@ class Ledger:
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         """Add one entry for `record`; return the entry with seq, time and hashes."""
+        return self.append_many([record])[0]
+
+    def append_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add consecutive entries in one locked write and one fsync."""
+        if not records:
+            return []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last = self._last_entry(fd)
-            entry = {
-                **record,
-                "seq": (last["seq"] + 1) if last else 0,
-                "time": record.get("time") or datetime.now(UTC).isoformat(),
-                "prev_hash": last["hash"] if last else GENESIS,
-            }
-            entry["hash"] = entry_hash(entry)
-            line = (canonical_json(entry) + "\n").encode("utf-8")
-            written = os.write(fd, line)
-            if written != len(line):
-                raise OSError(f"short write to {self.path}: {written} of {len(line)}")
+            now = datetime.now(UTC).isoformat()
+            entries, lines = [], []
+            for record in records:
+                entry = {
+                    **record,
+                    "seq": (last["seq"] + 1) if last else 0,
+                    "time": record.get("time") or now,
+                    "prev_hash": last["hash"] if last else GENESIS,
+                }
+                entry["hash"] = entry_hash(entry)
+                entries.append(entry)
+                lines.append(canonical_json(entry) + "\n")
+                last = entry
+            data = "".join(lines).encode("utf-8")
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(f"short write to {self.path}: {written} of {len(data)}")
             os.fsync(fd)
-            self._write_head(Head(entry["seq"], entry["hash"]))
-            return entry
+            self._write_head(Head(last["seq"], last["hash"]))
+            return entries
         finally:
             os.close(fd)  # also releases the lock
 

@@ -111,5 +111,6 @@ def parse_xmp(packet: str | bytes) -> dict[str, str]:
 def read_png_provenance(path) -> dict[str, str]:
     """Provenance from an image file's XMP; {} when it has none."""
     with Image.open(path) as image:
+        # PNG iTXt, or the XMP Pillow reads from JPEG APP1 / WebP / TIFF.
         packet = image.info.get(XMP_KEY) or image.info.get("xmp")
     return parse_xmp(packet) if packet else {}
