@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from imagegen.provenance.generation_ledger import record_images
+from imagegen.provenance.generation_ledger import record_images_in_background
 from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
 
 DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
@@ -183,7 +183,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         images = self.generate(model_input)
         if self.config.get("record", True):
-            record_images(
+            record_images_in_background(
                 [i["png"] for i in images],
                 [_ledger_fields(i, source="serving") for i in images],
             )

@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from imagegen.provenance.generation_ledger import find_image, record_images
+from imagegen.provenance.generation_ledger import (
+    find_image,
+    flush_background,
+    record_images,
+)
 from imagegen.provenance.ledger import Ledger
 from imagegen.provenance.phash import hamming, phash_batch
 from imagegen.serving import GeneratorModel
@@ -63,6 +67,7 @@ def test_served_images_are_recorded_and_found(tmp_path, monkeypatch):
     old, new = _model(1, "run-old"), _model(2, "run-new")
     old_out = old.predict(None, pd.DataFrame({"seed": [0], "n": [16]}))
     new_out = new.predict(None, pd.DataFrame({"seed": [0, 1], "n": [16, 16]}))
+    flush_background()  # serving records off the request path
     entries = list(Ledger(ledger).entries())
     assert len(entries) == 48
     assert Ledger(ledger).verify().seq == 47
@@ -101,6 +106,7 @@ def _serve_requests(path: str, worker: int) -> None:
     model = _model(worker, f"run-{worker}")
     for request in range(6):
         model.predict(None, pd.DataFrame({"seed": [request], "n": [4]}))
+    flush_background()  # multiprocessing children skip atexit
 
 
 @pytest.mark.parametrize("workers", [3])
