@@ -50,6 +50,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class DefaultDataParams(_Strict):
+    name: str = Field(min_length=1)
+    dir: str = Field(min_length=1)
+
+
+class CurationParams(_Strict):
+    default_data: DefaultDataParams
+    data_docs_dir: str = Field(min_length=1)
+    workers: int | None = Field(default=None, ge=1)
+    chunk_size: int = Field(default=64, ge=1)
+
+
 class PreprocessingParams(_Strict):
     image_size: int = Field(gt=0, le=1024)
     channels: Literal[1, 3]
@@ -95,6 +107,7 @@ class GenerateParams(_Strict):
 _GROUPS: dict[str, type[BaseModel]] = {
     "generate": GenerateParams,
     "policy": Policy,
+    "curation": CurationParams,
     "preprocessing": PreprocessingParams,
     "training": TrainingParams,
     "evaluation": EvaluationParams,

@@ -20,11 +20,14 @@ def policy(base_policy):
     return {**base_policy, "max_pixels": 20_000, "min_side": 8}
 
 
-def _curate(root, policy, tmp_path):
+def _curate(root, policy, tmp_path, workers=1):
     folder = RawFolder(root)
-    inventory = nodes.inventory_works(folder, {}, policy)
+    inventory = nodes.inventory_works(
+        folder, {}, policy, {"workers": workers, "chunk_size": 4}
+    )
     decisions = nodes.decide_works(
         inventory,
+        nodes.find_duplicates(inventory, policy),
         nodes.read_manifest(folder),
         nodes.read_takedown_list(folder),
         policy,

@@ -93,6 +93,7 @@ def _from_cc_url(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def normalise_licence(raw: str | None) -> str:
     """SPDX id or expression for a licence URL, id or rights statement; '' if unknown."""
     if raw is None:

@@ -47,8 +47,11 @@ class LicenceLists(_Strict):
 
 class DuplicatePolicy(_Strict):
     perceptual: bool = True
-    hash_size: int = Field(default=8, ge=4, le=32)
-    max_distance: int = Field(default=4, ge=0)
+    hash_size: int = Field(default=16, ge=4, le=32)
+    max_distance: int = Field(default=8, ge=0)
+    # Works whose smaller side is under this get no perceptual hash: a 64-bit
+    # DCT hash of an 8x8 image is little more than the image itself.
+    min_side: int = Field(default=32, ge=1)
 
 
 class FacePolicy(_Strict):
@@ -56,6 +59,8 @@ class FacePolicy(_Strict):
     decision: Literal["review", "rejected"] = "review"
     detect_size: int = Field(default=128, ge=32, le=1024)
     min_face_px: int = Field(default=24, ge=8)
+    scale_factor: float = Field(default=1.25, gt=1.0, le=2.0)
+    step_ratio: float = Field(default=1.5, ge=1.0, le=4.0)
 
 
 class Policy(_Strict):
@@ -63,6 +68,7 @@ class Policy(_Strict):
     max_pixels: int = Field(gt=0)
     min_side: int = Field(ge=1)
     max_file_bytes: int = Field(gt=0)
+    max_metadata_bytes: int = Field(default=1 << 20, ge=1024)
     duplicates: DuplicatePolicy = DuplicatePolicy()
     faces: FacePolicy = FacePolicy()
 

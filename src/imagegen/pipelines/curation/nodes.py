@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,14 @@ import pandas as pd
 
 from imagegen.datasets.raw_folder import RawFolder
 from imagegen.default_data import write_digits
-from imagegen.inventory import probe_file
+from imagegen.inventory import (
+    RECORD_COLUMNS,
+    ProbeSettings,
+    inventory_folder,
+    near_duplicates,
+)
 from imagegen.pipelines.curation.expectations import run_validation
+from imagegen.provenance.metadata import clean_text
 from imagegen.rights.licences import normalise_licence
 from imagegen.rights.policy import (
     ACCEPTED,
@@ -39,12 +47,36 @@ DECISION_COLUMNS = [
     "licence_raw",
     "licence_source",
     "opt_out",
+    "faces",
+    "gps",
+    "metadata",
     "format",
     "width",
     "height",
     "size_bytes",
     "link_target",
+    "phash",
 ]
+INVENTORY_PASSTHROUGH = (
+    "path",
+    "work_id",
+    "faces",
+    "gps",
+    "metadata",
+    "format",
+    "width",
+    "height",
+    "size_bytes",
+    "link_target",
+    "phash",
+)
+# Opt-out signals, in the order the reason names the first one found.
+OPT_OUT_ORDER = (
+    "takedown",
+    "iptc_data_mining",
+    "tdm_reservation",
+    "c2pa_training_mining",
+)
 INTEGRITY_DECISION = {
     "corrupt": QUARANTINED,
     "not_an_image": QUARANTINED,
@@ -68,42 +100,55 @@ def materialise_default_data(raw_dir: str, default_data: dict[str, Any]) -> dict
 
 
 def inventory_works(
-    raw_folder: RawFolder, raw_ready: dict, policy: dict
+    raw_folder: RawFolder, raw_ready: dict, policy: dict, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Hash and integrity-check every file under the raw folder, one row per path."""
+    """Hash, check, read metadata of and analyse every file under the raw folder."""
     rules = load_policy(policy)
     if not raw_folder.exists():
-        raise FileNotFoundError(f"raw_dir {raw_folder.root} does not exist")
-    rows = [
-        probe_file(
-            raw_folder, rel, rules.max_pixels, rules.min_side, rules.max_file_bytes
-        ).as_row()
-        for rel in raw_folder.iter_works()
-    ]
-    inventory = pd.DataFrame(rows, columns=list(_record_columns()))
-    logger.info("Inventoried %d files under %s", len(inventory), raw_folder.root)
+        raise FileNotFoundError(
+            f"raw_dir {raw_folder.root} does not exist (for Open Clip Art run "
+            "scripts/fetch_openclipart.sh first)"
+        )
+    workers = params.get("workers") or os.cpu_count() or 1
+    records = inventory_folder(
+        raw_folder,
+        ProbeSettings.from_policy(rules),
+        workers=workers,
+        chunk_size=params.get("chunk_size", 64),
+    )
+    inventory = pd.DataFrame([r.as_row() for r in records], columns=RECORD_COLUMNS)
+    logger.info(
+        "Inventoried %d files under %s (%d worker processes)",
+        len(inventory),
+        raw_folder.root,
+        workers,
+    )
     return inventory
 
 
-def _record_columns() -> tuple[str, ...]:
-    from dataclasses import fields
-
-    from imagegen.inventory import FileRecord
-
-    return tuple(f.name for f in fields(FileRecord))
-
-
 def read_manifest(raw_folder: RawFolder) -> pd.DataFrame:
-    """The dataset's `manifest.csv` (path, licence, creator, title, source_url), if any."""
+    """The dataset's `manifest.csv` (path, licence, creator, title, source_url), if any.
+
+    Rows are joined to files by path only; a path that names no listed file
+    (`../x`, an absolute path) is never opened.
+    """
     columns = ["path", "licence", "creator", "title", "source_url", "label"]
     path = raw_folder.metadata_file("manifest.csv")
     if path is None:
         return pd.DataFrame(columns=columns)
-    manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    manifest = pd.read_csv(
+        path,
+        dtype=str,
+        keep_default_na=False,
+        encoding="utf-8",
+        encoding_errors="replace",
+    )
     for column in columns:
         if column not in manifest.columns:
             manifest[column] = ""
     manifest["path"] = manifest["path"].str.strip().str.removeprefix("./")
+    for column in ("licence", "creator", "title", "source_url", "label"):
+        manifest[column] = manifest[column].map(clean_text)
     return manifest[columns]
 
 
@@ -120,73 +165,121 @@ def read_takedown_list(raw_folder: RawFolder) -> list[str]:
     return sorted(set(ids))
 
 
-def _licence_for(rows: pd.DataFrame) -> tuple[str, str, str]:
-    """Normalised licence, raw text and source for one path's manifest rows."""
-    raws = [r for r in rows["licence"].tolist() if r.strip()]
-    if not raws:
-        return "", "", ""
-    normalised = sorted({normalise_licence(r) for r in raws})
-    if len(normalised) > 1:
-        return "|".join(normalised), "|".join(raws), "conflict"
-    return normalised[0], raws[0], "manifest"
+def find_duplicates(inventory: pd.DataFrame, policy: dict) -> pd.DataFrame:
+    """Exact (SHA-256) and perceptual (pHash) duplicates: the work id each one repeats.
+
+    Order: regular files before links, then sorted path; the first of a group is
+    kept. Files that failed an integrity check are neither kept nor duplicates.
+    """
+    rules = load_policy(policy)
+    order = inventory.assign(_link=inventory["link_target"] != "").sort_values(
+        ["_link", "path"], kind="stable"
+    )
+    usable = order[(order["integrity"] == "") & (order["work_id"] != "")]
+    first_path: dict[str, str] = {}
+    exact: dict[str, str] = {}
+    for path, work_id in zip(usable["path"], usable["work_id"], strict=True):
+        if work_id in first_path:
+            exact[path] = work_id
+        else:
+            first_path[work_id] = path
+    near: dict[str, str] = {}
+    if rules.duplicates.perceptual:
+        candidates = usable[(usable["phash"] != "") & ~usable["path"].isin(exact)]
+        near = near_duplicates(
+            candidates["path"].tolist(),
+            candidates["work_id"].tolist(),
+            candidates["phash"].tolist(),
+            rules.duplicates.max_distance,
+        )
+    return pd.DataFrame(
+        {
+            "path": inventory["path"],
+            "duplicate_of": [exact.get(p, "") for p in inventory["path"]],
+            "near_duplicate_of": [near.get(p, "") for p in inventory["path"]],
+        }
+    )
+
+
+def _licences_for(rows: list[dict], embedded: str) -> tuple[str, str, str, bool]:
+    """Normalised licence, raw text, sources and whether the sources disagree.
+
+    Sources: the manifest rows of the path and every embedded statement (XMP
+    `dc:rights`, `xmpRights:WebStatement`, `cc:license`, SVG RDF, sidecar,
+    EXIF/IPTC copyright). Text that names no licence (a rights holder's name)
+    does not count against a licence found elsewhere.
+    """
+    statements = [("manifest", r["licence"]) for r in rows if r["licence"].strip()]
+    statements += [(source, text) for source, text in json.loads(embedded or "[]")]
+    if not statements:
+        return "", "", "", False
+    known = {}
+    for source, text in statements:
+        spdx = normalise_licence(text)
+        if spdx:
+            known.setdefault(spdx, []).append((source, text))
+    sources = "|".join(dict.fromkeys(s for s, _ in statements))
+    if not known:
+        return "", statements[0][1], sources, False
+    if len(known) > 1:
+        raws = "|".join(dict.fromkeys(t for group in known.values() for _, t in group))
+        return "|".join(sorted(known)), raws, sources, True
+    ((spdx, group),) = known.items()
+    return spdx, group[0][1], "|".join(dict.fromkeys(s for s, _ in group)), False
 
 
 def decide_works(
     inventory: pd.DataFrame,
+    duplicates: pd.DataFrame,
     manifest: pd.DataFrame,
     takedown: list[str],
     policy: dict,
 ) -> pd.DataFrame:
     """Apply the rights policy: one decision and one reason per inventoried file."""
     rules = load_policy(policy)
-    by_path = {path: rows for path, rows in manifest.groupby("path", sort=False)}
+    by_path: dict[str, list[dict]] = {}
+    for row in manifest.to_dict("records"):
+        by_path.setdefault(row["path"], []).append(row)
     takedown_ids = set(takedown)
-    # Exact duplicates: regular files before links, then sorted path, keep the first.
-    order = inventory.assign(_link=inventory["link_target"] != "").sort_values(
-        ["_link", "path"]
-    )
-    seen: set[str] = set()
-    duplicate_paths: set[str] = set()
-    for row in order.itertuples():
-        if row.integrity or not row.work_id:
-            continue
-        if row.work_id in seen:
-            duplicate_paths.add(row.path)
-        seen.add(row.work_id)
+    exact = dict(zip(duplicates["path"], duplicates["duplicate_of"], strict=True))
+    near = dict(zip(duplicates["path"], duplicates["near_duplicate_of"], strict=True))
+    unmatched = len(set(by_path) - set(inventory["path"]))
+    if unmatched:
+        logger.warning("%d manifest rows name no file of raw_dir: ignored", unmatched)
 
     decisions = []
     for record in inventory.to_dict("records"):
-        rows = by_path.get(record["path"], manifest.iloc[0:0])
-        licence, licence_raw, source = _licence_for(rows)
-        first = rows.iloc[0] if len(rows) else None
-        opt_out = "takedown" if record["work_id"] in takedown_ids else ""
+        rows = by_path.get(record["path"], [])
+        licence, licence_raw, source, conflict = _licences_for(rows, record["licences"])
+        first = rows[0] if rows else {}
+        signals = {s for s in record["opt_out"].split("|") if s}
+        if record["work_id"] and record["work_id"] in takedown_ids:
+            signals.add("takedown")
+        ordered = sorted(signals, key=OPT_OUT_ORDER.index)
         decision, reason = _decide(
-            record, licence, source, opt_out, record["path"] in duplicate_paths, rules
+            record,
+            licence,
+            conflict,
+            ordered,
+            exact.get(record["path"], ""),
+            near.get(record["path"], ""),
+            rules,
         )
         decisions.append(
             {
-                **{
-                    k: record[k]
-                    for k in (
-                        "path",
-                        "work_id",
-                        "format",
-                        "width",
-                        "height",
-                        "size_bytes",
-                        "link_target",
-                    )
-                },
+                **{k: record[k] for k in INVENTORY_PASSTHROUGH},
                 "decision": decision,
                 "reason": reason,
-                "licence": "" if source == "conflict" else licence,
+                "licence": "" if conflict else licence,
                 "licence_raw": licence_raw,
                 "licence_source": source,
-                "creator": first["creator"] if first is not None else "",
-                "title": first["title"] if first is not None else "",
-                "source_url": first["source_url"] if first is not None else "",
-                "label": first["label"] if first is not None else "",
-                "opt_out": opt_out,
+                # The manifest, where it says something, before the file's own metadata.
+                **{
+                    k: first.get(k) or record.get(k, "")
+                    for k in ("creator", "title", "source_url")
+                },
+                "label": first.get("label", ""),
+                "opt_out": "|".join(ordered),
             }
         )
     table = pd.DataFrame(decisions, columns=DECISION_COLUMNS)
@@ -198,21 +291,30 @@ def decide_works(
 def _decide(
     record: dict,
     licence: str,
-    source: str,
-    opt_out: str,
-    is_duplicate: bool,
+    conflict: bool,
+    opt_out: list[str],
+    duplicate_of: str,
+    near_duplicate_of: str,
     rules: Policy,
 ) -> tuple[str, str]:
+    """The first rule that applies (docs/rights-policy.md gives the order)."""
     integrity = record["integrity"]
     if integrity:
         return INTEGRITY_DECISION[integrity.split(":", 1)[0]], integrity
     if opt_out:
-        return REJECTED, f"opt_out:{opt_out}"
-    if is_duplicate:
-        return REJECTED, f"duplicate:{record['work_id']}"
-    if source == "conflict":
+        return REJECTED, f"opt_out:{opt_out[0]}"
+    if duplicate_of:
+        return REJECTED, f"duplicate:{duplicate_of}"
+    if near_duplicate_of:
+        return REJECTED, f"near_duplicate:{near_duplicate_of}"
+    if conflict:
         return REVIEW, "licence_conflict:" + licence
-    return licence_verdict(licence, rules.licences)
+    verdict = licence_verdict(licence, rules.licences)
+    if verdict[0] == REJECTED:
+        return verdict
+    if record["faces"]:
+        return rules.faces.decision, "privacy:face"
+    return verdict
 
 
 def validate_decisions(

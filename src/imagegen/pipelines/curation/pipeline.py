@@ -16,9 +16,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.inventory_works,
-                ["raw_works", "raw_ready", "params:policy"],
+                ["raw_works", "raw_ready", "params:policy", "params:curation"],
                 "work_inventory",
                 name="inventory_works",
+            ),
+            Node(
+                nodes.find_duplicates,
+                ["work_inventory", "params:policy"],
+                "work_duplicates",
+                name="find_duplicates",
             ),
             Node(
                 nodes.read_manifest, "raw_works", "raw_manifest", name="read_manifest"
@@ -31,7 +37,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.decide_works,
-                ["work_inventory", "raw_manifest", "takedown_list", "params:policy"],
+                [
+                    "work_inventory",
+                    "work_duplicates",
+                    "raw_manifest",
+                    "takedown_list",
+                    "params:policy",
+                ],
                 "curation_decisions",
                 name="decide_works",
             ),
