@@ -1,23 +1,42 @@
+import logging
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
+import yaml
 
 from imagegen.datasets.raw_folder import RawFolder
+from imagegen.default_data import write_digits
 from imagegen.pipelines.curation import nodes
-from tests.pipelines.corpus import build_corpus, snapshot
+from tests import media
+from tests.conftest import PROJECT_ROOT
+from tests.pipelines.corpus import ODD_NAMES, build_corpus, snapshot
+
+POLICY_FILE = PROJECT_ROOT / "conf/base/policy.yml"
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    root, outside = tmp_path / "raw", tmp_path / "outside"
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    base = tmp_path_factory.mktemp("corpus")
+    root, outside = base / "raw", base / "outside"
     root.mkdir()
     outside.mkdir()
     expected = build_corpus(root, outside)
     return root, expected
 
 
-@pytest.fixture
-def policy(base_policy):
-    return {**base_policy, "max_pixels": 20_000, "min_side": 8}
+@pytest.fixture(scope="module")
+def policy():
+    base = yaml.safe_load(POLICY_FILE.read_text())["policy"]
+    return {**base, "max_pixels": 100_000, "min_side": 8}
+
+
+@pytest.fixture(scope="module")
+def curated(corpus, policy, tmp_path_factory):
+    """Decisions and validation of one serial run over the corpus."""
+    root, _ = corpus
+    return _curate(root, policy, tmp_path_factory.mktemp("curated"))
 
 
 def _curate(root, policy, tmp_path, workers=1):
@@ -36,13 +55,13 @@ def _curate(root, policy, tmp_path, workers=1):
     return decisions, validation
 
 
-def test_every_file_gets_the_expected_decision_and_reason(corpus, policy, tmp_path):
-    root, expected = corpus
-    decisions, validation = _curate(root, policy, tmp_path)
+def test_every_file_gets_the_expected_decision_and_reason(corpus, curated):
+    _, expected = corpus
+    decisions, validation = curated
     got = {row.path: (row.decision, row.reason) for row in decisions.itertuples()}
     assert got == expected
     assert validation["success"]
-    assert (tmp_path / "docs" / "index.html").exists()
+    assert validation["data_docs"].endswith("index.html")
 
 
 def test_raw_folder_is_left_untouched(corpus, policy, tmp_path):
@@ -52,29 +71,157 @@ def test_raw_folder_is_left_untouched(corpus, policy, tmp_path):
     assert snapshot(root) == before
 
 
-def test_accepted_rows_carry_licence_and_creator(corpus, policy, tmp_path):
+ACCEPTED = {
+    "anim/loop.gif": ("CC0-1.0", "A. Artist"),
+    "dup/a_original.png": ("CC0-1.0", "A. Artist"),
+    "exif/gps.jpg": ("CC0-1.0", "Ada Lovelace"),
+    "near/a.png": ("CC0-1.0", "A. Artist"),
+    "ocal/fox.png": ("CC-PDDC", "Nicu Buculei"),
+    "ok/cc0.png": ("CC0-1.0", "A. Artist"),
+    "ok/cc_by.png": ("CC-BY-4.0", "A. Artist"),
+    "ok/grey.png": ("LicenseRef-PublicDomain", "A. Artist"),
+    "sidecar/photo.png": ("CC-BY-4.0", "Side Car"),
+    "xmp/licensed.webp": ("CC-BY-4.0", "Webp Maker"),
+    "xmp/plus_allowed.png": ("CC-BY-4.0", "Ada Lovelace"),
+}
+
+
+def test_accepted_rows_carry_licence_and_creator(corpus, curated, policy, tmp_path):
     root, _ = corpus
-    decisions, validation = _curate(root, policy, tmp_path)
+    decisions, validation = curated
     accepted = nodes.select_accepted(decisions, validation)
-    assert sorted(accepted["path"]) == [
-        "dup/a_original.png",
-        "ok/cc0.png",
-        "ok/cc_by.png",
-        "ok/grey.png",
-    ]
-    assert set(accepted["licence"]) == {
-        "CC-BY-4.0",
-        "CC0-1.0",
-        "LicenseRef-PublicDomain",
-    }
+    got = {r.path: (r.licence, r.creator) for r in accepted.itertuples()}
+    assert got == ACCEPTED
     table, markdown = nodes.build_attribution(accepted)
-    assert len(table) == 4
-    assert "A. Artist" in markdown and "CC-BY-4.0" in markdown
+    assert len(table) == len(ACCEPTED)
+    assert "Nicu Buculei" in markdown and "CC-PDDC" in markdown
 
 
-def test_validation_stops_an_accepted_denied_licence(corpus, policy, tmp_path):
+def test_every_metadata_source_is_named(corpus, curated, policy, tmp_path):
     root, _ = corpus
-    decisions, _ = _curate(root, policy, tmp_path)
+    decisions, _ = curated
+    rows = decisions.set_index("path")
+    assert rows.loc["xmp/plus_allowed.png", "licence_source"] == "xmp"
+    assert rows.loc["sidecar/photo.png", "licence_source"] == "sidecar"
+    assert rows.loc["ocal/fox.png", "licence_source"] == "svg_rdf"
+    assert rows.loc["ocal/fox.png", "title"] == "fox"
+    assert rows.loc["vector/drawing.svg", "licence"] == "CC-PDDC"
+    assert rows.loc["iptc/reserved.jpg", "licence_source"] == "iptc"
+    assert rows.loc["iptc/reserved.jpg", "title"] == "Bug"
+    assert rows.loc["ok/cc_by.png", "licence_source"] == "manifest"
+    assert rows.loc["xmp/conflict.png", "licence_source"] == "manifest|xmp"
+    # Unknown text is kept verbatim.
+    assert rows.loc["licence/gibberish.png", "licence_raw"] == "ask my agent"
+    # GPS is noted (a flag, never the position).
+    assert rows["gps"].tolist().count(True) == 1
+    assert rows.loc["exif/gps.jpg", "gps"]
+    assert rows.loc["exif/gps.jpg", "metadata"] == "exif"
+    # The opt_out column lists every signal; the reason names the first.
+    assert rows.loc["xmp/both.png", "opt_out"] == "iptc_data_mining|tdm_reservation"
+    assert rows.loc["optout/takedown.png", "opt_out"] == "takedown"
+    assert rows.loc["c2pa/not_allowed.jpg", "opt_out"] == "c2pa_training_mining"
+    assert rows.loc["privacy/astronaut.png", "faces"] >= 1
+    assert (rows.drop(index="privacy/astronaut.png")["faces"] == 0).all()
+
+
+def test_nothing_read_from_a_file_leaks(corpus, policy, tmp_path, caplog):
+    root, _ = corpus
+    outside = str(tmp_path / "outside")
+    with caplog.at_level(logging.DEBUG):
+        decisions, _ = _curate(root, policy, tmp_path)
+    written = tmp_path / "decisions.csv"
+    decisions.to_csv(written, index=False)
+    accepted = decisions[decisions["decision"] == "accepted"]
+    _, markdown = nodes.build_attribution(accepted)
+    for text in (written.read_text(encoding="utf-8"), caplog.text, markdown):
+        assert "LEAKED-ENTITY-TEXT" not in text
+        assert "OUTSIDE-SECRET" not in text  # a sidecar outside raw_dir
+        assert outside not in text and "secret.png" not in text  # link targets
+
+
+def test_odd_file_names_get_exactly_one_row_each(corpus, curated, policy, tmp_path):
+    root, _ = corpus
+    decisions, _ = curated
+    odd = sorted(p for p in decisions["path"] if p.startswith("odd/"))
+    assert odd == sorted("odd/" + shown for shown in ODD_NAMES.values())
+    folder = RawFolder(root)
+    for rel in odd:
+        assert "\n" not in rel
+        assert folder.resolve(rel).is_file()  # the escaped path maps back
+    written = tmp_path / "decisions.csv"
+    decisions.to_csv(written, index=False)
+    again = pd.read_csv(written, dtype=str, keep_default_na=False)
+    assert again["path"].tolist() == decisions["path"].tolist()
+
+
+def test_parallel_inventory_matches_the_serial_one(corpus, policy, tmp_path):
+    root, _ = corpus
+    serial, _ = _curate(root, policy, tmp_path)
+    parallel, _ = _curate(root, policy, tmp_path, workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_animated_images_decode_their_first_frame_only(tmp_path, policy, monkeypatch):
+    from PIL import GifImagePlugin
+
+    frames = [media.noise(size=(40, 40), seed=i) for i in range(30)]
+    frames[0].save(
+        tmp_path / "anim.gif", "GIF", save_all=True, append_images=frames[1:]
+    )
+    seeks = []
+    original = GifImagePlugin.GifImageFile.seek
+
+    def counting_seek(self, frame):
+        seeks.append(frame)
+        return original(self, frame)
+
+    monkeypatch.setattr(GifImagePlugin.GifImageFile, "seek", counting_seek)
+    inventory = nodes.inventory_works(RawFolder(tmp_path), {}, policy, {"workers": 1})
+    assert inventory.loc[0, "integrity"] == ""
+    assert (inventory.loc[0, "width"], inventory.loc[0, "height"]) == (40, 40)
+    assert all(frame == 0 for frame in seeks)
+
+
+def test_a_bomb_is_judged_without_allocating_its_pixels(tmp_path):
+    (tmp_path / "bomb.png").write_bytes(media.png_bomb(60_000, 60_000))
+    script = (
+        "import resource, sys, yaml\n"
+        "from imagegen.datasets.raw_folder import RawFolder\n"
+        "from imagegen.inventory import ProbeSettings, probe_file\n"
+        "from imagegen.rights.policy import load_policy\n"
+        "policy = yaml.safe_load(open(sys.argv[2]))['policy']\n"
+        "policy['max_pixels'] = 4_000_000_000\n"  # over Pillow's own limit too
+        "settings = ProbeSettings.from_policy(load_policy(policy))\n"
+        "record = probe_file(RawFolder(sys.argv[1]), 'bomb.png', settings)\n"
+        "print(record.integrity, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), str(POLICY_FILE)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[0] == "too_large:pixels"
+    assert int(out[1]) < 512 * 1024  # KiB: 60,000^2 pixels would be 3.4 GiB
+
+
+def test_default_digits_are_neither_near_duplicates_nor_faces(tmp_path, base_policy):
+    """The default dataset (8x8 digits) passes the default policy whole."""
+    raw = tmp_path / "digits"
+    write_digits(raw)
+    folder = RawFolder(raw)
+    inventory = nodes.inventory_works(folder, {}, base_policy, {"workers": 1})
+    duplicates = nodes.find_duplicates(inventory, base_policy)
+    decisions = nodes.decide_works(
+        inventory, duplicates, nodes.read_manifest(folder), [], base_policy
+    )
+    assert len(decisions) == 1797
+    assert set(decisions["reason"]) == {"ok"}
+
+
+def test_validation_stops_an_accepted_denied_licence(corpus, curated, policy, tmp_path):
+    root, _ = corpus
+    decisions, _ = curated
     tampered = decisions.copy()
     row = tampered["path"] == "licence/nc.png"
     tampered.loc[row, ["decision", "reason"]] = ["accepted", "ok"]
@@ -83,9 +230,9 @@ def test_validation_stops_an_accepted_denied_licence(corpus, policy, tmp_path):
         nodes.validate_decisions(tampered, policy, str(tmp_path / "docs2"))
 
 
-def test_validation_stops_an_accepted_opt_out(corpus, policy, tmp_path):
+def test_validation_stops_an_accepted_opt_out(corpus, curated, policy, tmp_path):
     root, _ = corpus
-    decisions, _ = _curate(root, policy, tmp_path)
+    decisions, _ = curated
     tampered = decisions.copy()
     row = tampered["path"] == "optout/takedown.png"
     tampered.loc[row, ["decision", "reason"]] = ["accepted", "ok"]
@@ -93,13 +240,15 @@ def test_validation_stops_an_accepted_opt_out(corpus, policy, tmp_path):
         nodes.validate_decisions(tampered, policy, str(tmp_path / "docs3"))
 
 
-def test_counts_become_metrics(corpus, policy, tmp_path):
+def test_counts_become_metrics(corpus, curated, policy, tmp_path):
     root, expected = corpus
-    decisions, _ = _curate(root, policy, tmp_path)
+    decisions, _ = curated
     metrics = nodes.count_decisions(decisions)
     assert metrics["files"]["value"] == len(expected)
-    assert metrics["accepted"]["value"] == 4
+    assert metrics["accepted"]["value"] == len(ACCEPTED)
     assert metrics["reason.duplicate"]["value"] == 2
+    assert metrics["reason.near_duplicate"]["value"] == 1
+    assert metrics["reason.opt_out"]["value"] == 6
 
 
 def test_default_data_is_written_once_and_never_over_user_files(tmp_path):
