@@ -240,6 +240,15 @@ def test_validation_stops_an_accepted_opt_out(corpus, curated, policy, tmp_path)
         nodes.validate_decisions(tampered, policy, str(tmp_path / "docs3"))
 
 
+def test_validation_stops_an_accepted_face(corpus, curated, policy, tmp_path):
+    decisions, _ = curated
+    tampered = decisions.copy()
+    row = tampered["path"] == "privacy/astronaut.png"
+    tampered.loc[row, ["decision", "reason"]] = ["accepted", "ok"]
+    with pytest.raises(ValueError, match="faces"):
+        nodes.validate_decisions(tampered, policy, str(tmp_path / "docs4"))
+
+
 def test_counts_become_metrics(corpus, curated, policy, tmp_path):
     root, expected = corpus
     decisions, _ = curated

@@ -21,6 +21,8 @@ REQUIRED_COLUMNS = (
     "licence",
     "creator",
     "opt_out",
+    "faces",
+    "gps",
 )
 
 
@@ -59,6 +61,8 @@ def _suite(denied_licences: list[str]):
             **accepted,
         ),
         gxe.ExpectColumnValuesToBeInSet(column="opt_out", value_set=[""], **accepted),
+        # Works with a detected face go to review (or are rejected), never straight in.
+        gxe.ExpectColumnValuesToBeInSet(column="faces", value_set=[0], **accepted),
     ):
         suite.add_expectation(expectation)
     return suite
