@@ -184,8 +184,10 @@ def test_animated_images_decode_their_first_frame_only(tmp_path, policy, monkeyp
 
 def test_a_bomb_is_judged_without_allocating_its_pixels(tmp_path):
     (tmp_path / "bomb.png").write_bytes(media.png_bomb(60_000, 60_000))
+    # VmHWM: this process's peak resident memory (ru_maxrss would carry the
+    # forking pytest process's peak over exec).
     script = (
-        "import resource, sys, yaml\n"
+        "import re, sys, yaml\n"
         "from imagegen.datasets.raw_folder import RawFolder\n"
         "from imagegen.inventory import ProbeSettings, probe_file\n"
         "from imagegen.rights.policy import load_policy\n"
@@ -193,7 +195,8 @@ def test_a_bomb_is_judged_without_allocating_its_pixels(tmp_path):
         "policy['max_pixels'] = 4_000_000_000\n"  # over Pillow's own limit too
         "settings = ProbeSettings.from_policy(load_policy(policy))\n"
         "record = probe_file(RawFolder(sys.argv[1]), 'bomb.png', settings)\n"
-        "print(record.integrity, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(record.integrity, re.search(r'VmHWM:\\s+(\\d+)', status)[1])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path), str(POLICY_FILE)],
@@ -276,3 +279,23 @@ def test_default_data_is_written_once_and_never_over_user_files(tmp_path):
     spec_user = {"name": "digits", "dir": str(user)}
     assert nodes.materialise_default_data(str(user), spec_user)["written"] == 0
     assert sorted(p.name for p in user.iterdir()) == ["a.png"]
+
+
+def test_gps_never_reaches_a_derived_file(corpus, curated, policy, tmp_path):
+    from imagegen.datasets import NpzDataset
+    from imagegen.pipelines.preprocessing import nodes as preprocessing
+
+    root, _ = corpus
+    decisions, validation = curated
+    accepted = nodes.select_accepted(decisions, validation)
+    assert "exif/gps.jpg" in set(accepted["path"])
+    params = {"image_size": 16, "channels": 3, "holdout_percent": 0, "max_works": None}
+    training_set = preprocessing.build_image_set(
+        accepted, RawFolder(root), params, policy
+    )
+    target = tmp_path / "training_set.npz"
+    NpzDataset(filepath=str(target), compress=False).save(training_set)
+    data = target.read_bytes()
+    assert b"Exif\x00\x00" not in data
+    # The GPS JPEG's own bytes hold the block that the derived file lacks.
+    assert b"Exif\x00\x00" in (root / "exif/gps.jpg").read_bytes()

@@ -62,7 +62,7 @@ def _suite(denied_licences: list[str]):
         ),
         gxe.ExpectColumnValuesToBeInSet(column="opt_out", value_set=[""], **accepted),
         # Works with a detected face go to review (or are rejected), never straight in.
-        gxe.ExpectColumnValuesToBeInSet(column="faces", value_set=[0], **accepted),
+        gxe.ExpectColumnValuesToBeInSet(column="faces", value_set=["0"], **accepted),
     ):
         suite.add_expectation(expectation)
     return suite
@@ -104,7 +104,8 @@ def run_validation(
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
         )
     )
-    result = checkpoint.run(batch_parameters={"dataframe": decisions})
+    # The table as written and read back (all text), whichever way it came.
+    result = checkpoint.run(batch_parameters={"dataframe": decisions.astype(str)})
     checks = []
     for run_result in result.run_results.values():
         for item in run_result.results:
