@@ -90,7 +90,7 @@ def main() -> int:
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result = {
-        "raw_dir": str(args.raw_dir),
+        "raw_dir": os.path.relpath(args.raw_dir, ROOT),
         "files": files,
         "decoded": int(
             (

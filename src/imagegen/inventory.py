@@ -20,6 +20,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from itertools import chain, islice
@@ -466,14 +467,26 @@ def inventory_folder(
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: deque = deque()
             for chunk in _chunks(chain(head, paths), chunk_size):
-                pending.append(
-                    pool.submit(_probe_chunk, str(folder.root), chunk, settings)
-                )
+                future = pool.submit(_probe_chunk, str(folder.root), chunk, settings)
+                pending.append((chunk, future))
                 if len(pending) >= 4 * workers:
-                    rows.extend(pending.popleft().result())
+                    rows.extend(_chunk_rows(*pending.popleft()))
             while pending:
-                rows.extend(pending.popleft().result())
+                rows.extend(_chunk_rows(*pending.popleft()))
     return _resolve_links(folder, rows, settings)
+
+
+def _chunk_rows(chunk: list[str], future) -> list[dict]:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        # A native decoder crash or the OOM killer: Python cannot catch either
+        # inside the worker. Name the chunk so a serial run can find the file.
+        raise RuntimeError(
+            f"an inventory worker died while reading {len(chunk)} files from "
+            f"{chunk[0]!r} to {chunk[-1]!r}; rerun with --params curation.workers=1 "
+            "to find the file"
+        ) from exc
 
 
 def _resolve_links(

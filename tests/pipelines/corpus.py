@@ -138,7 +138,7 @@ def build_corpus(root: Path, outside: Path) -> dict[str, tuple[str, str]]:
     # Sidecar metadata is not a work of its own.
     (root / "ok/cc_by.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
 
-    _metadata_works(root, outside, expected, manifest)
+    _metadata_works(root, expected, manifest)
     _external_works(root, outside, expected, manifest)
     _other_works(root, expected, manifest)
     _hostile_works(root, expected, manifest)
@@ -183,7 +183,7 @@ def _row(rel: str, licence: str, creator: str = "A. Artist") -> dict:
     }
 
 
-def _metadata_works(root: Path, outside: Path, expected: dict, manifest: list) -> None:
+def _metadata_works(root: Path, expected: dict, manifest: list) -> None:
     """One work per metadata source and opt-out signal."""
     noise, xmp, enc = media.noise, media.xmp_packet, media.encode
     prohibited = xmp(data_mining=media.PLUS_PROHIBITED)

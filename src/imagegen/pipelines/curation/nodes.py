@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -370,10 +371,19 @@ def build_attribution(accepted: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         "",
     ]
     for creator, group in table.groupby("creator", sort=True):
-        lines.append(f"## {creator or 'Unknown creator'}")
+        lines.append(f"## {_markdown_text(creator) or 'Unknown creator'}")
         lines.append("")
         for row in group.itertuples():
-            source = f" — {row.source_url}" if row.source_url else ""
-            lines.append(f"- {row.title or row.path} ({row.licence}){source}")
+            source = f" — {_markdown_text(row.source_url)}" if row.source_url else ""
+            title = _markdown_text(row.title or row.path)
+            lines.append(f"- {title} ({row.licence}){source}")
         lines.append("")
     return table, "\n".join(lines)
+
+
+def _markdown_text(text: str) -> str:
+    """Text read from a file, shown as text: Markdown and HTML characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", clean_text(text))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+!|]")
