@@ -271,10 +271,15 @@ def _embedded_metadata(image, data: bytes, settings: ProbeSettings) -> list:
     return found
 
 
+def _stem(rel: str) -> str:
+    """The path without the file name's extension (`a/b.png` -> `a/b`)."""
+    folder, _, name = rel.rpartition("/")
+    base = name.rpartition(".")[0] or name
+    return f"{folder}/{base}" if folder else base
+
+
 def _sidecar_candidates(rel: str) -> list[str]:
-    stem, _, _ = rel.rpartition(".")
-    names = [f"{stem}.xmp"] if stem and "/" not in rel[len(stem) :] else []
-    return [*names, f"{rel}.xmp"]
+    return list(dict.fromkeys([f"{_stem(rel)}.xmp", f"{rel}.xmp"]))
 
 
 def _external_metadata(folder: RawFolder, rel: str, settings: ProbeSettings) -> list:
@@ -282,8 +287,7 @@ def _external_metadata(folder: RawFolder, rel: str, settings: ProbeSettings) -> 
     found = []
     limit = settings.max_metadata_bytes
     candidates = [(c, "sidecar") for c in _sidecar_candidates(rel)]
-    stem = rel.rpartition(".")[0] or rel
-    candidates.append((f"{SOURCES_DIR}/{stem}.svg", "svg_rdf"))
+    candidates.append((f"{SOURCES_DIR}/{_stem(rel)}.svg", "svg_rdf"))
     for candidate, source in candidates:
         path = folder.path(candidate)
         if not (path.is_file() or path.is_symlink()):
