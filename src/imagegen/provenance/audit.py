@@ -66,7 +66,8 @@ def build_audit(
     signals = Counter(
         s
         for cell in decisions.get("opt_out", pd.Series(dtype=str)).fillna("")
-        for s in str(cell).split(",")
+        # Curation joins several signals with "|" (e.g. "takedown|tdm_reservation").
+        for s in re.split(r"[|,]", str(cell))
         if s
     )
     hosts = Counter(
