@@ -38,3 +38,40 @@ def test_unknown_and_missing_keys_are_named(base_params):
         validate_parameters(params)
     assert "training.epoch: unknown key" in str(info.value)
     assert "training.seed: missing" in str(info.value)
+
+
+def test_evaluation_and_gate_keys_are_checked(base_params, tmp_path):
+    params = {
+        **base_params,
+        "evaluation": {
+            **base_params["evaluation"],
+            "inception_weights": str(tmp_path / "absent.h5"),
+            "memorisation_space": "latent",
+        },
+        "registration": {
+            **base_params["registration"],
+            "gates": {**base_params["registration"]["gates"], "fid_min": 3},
+        },
+    }
+    with pytest.raises(ConfigurationError) as info:
+        validate_parameters(params)
+    message = str(info.value)
+    assert "evaluation.inception_weights = " in message
+    assert "no such file" in message
+    assert "evaluation.memorisation_space = 'latent': must be one of" in message
+    assert "registration.gates.fid_min: unknown key" in message
+
+
+def test_an_existing_weights_file_and_null_gates_are_accepted(base_params, tmp_path):
+    weights = tmp_path / "inception.weights.h5"
+    weights.write_bytes(b"x")
+    params = {
+        **base_params,
+        "evaluation": {**base_params["evaluation"], "inception_weights": str(weights)},
+        "registration": {
+            **base_params["registration"],
+            "gates": {**base_params["registration"]["gates"], "kid_max": None},
+        },
+    }
+    validated = validate_parameters(params)
+    assert validated["registration"].gates.kid_max is None

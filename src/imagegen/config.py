@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from imagegen.rights.policy import Policy
 
@@ -90,12 +90,40 @@ class EvaluationParams(_Strict):
     encoder_dim: int = Field(gt=0)
     batch_size: int = Field(gt=0)
     grid_size: int = Field(gt=0, le=16)
+    inception_weights: str | None = None
+    nearest_k: int = Field(gt=0)
+    kid_subsets: int = Field(gt=0)
+    kid_subset_size: int = Field(gt=1)
+    ct_cells: int = Field(gt=0)
+    ct_min_cell_samples: int = Field(gt=0)
+    memorisation_quantile: float = Field(gt=0, lt=1)
+    memorisation_space: Literal["pixel", "feature"]
+    sheet_rows: int = Field(gt=0, le=64)
+
+    @field_validator("inception_weights")
+    @classmethod
+    def _weights_file_exists(cls, value: str | None) -> str | None:
+        # Checked at start: the weights are never downloaded.
+        if value is not None and not Path(value).is_file():
+            raise ValueError("no such file (give a local InceptionV3 weights file)")
+        return value
+
+
+class GateParams(_Strict):
+    """Limits a version must meet for the champion alias; null switches a gate off."""
+
+    fid_max: float | None = Field(default=None, ge=0)
+    kid_max: float | None = None
+    ct_min: float | None = None
+    memorised_fraction_max: float | None = Field(default=None, ge=0, le=1)
 
 
 class RegistrationParams(_Strict):
     model_name_prefix: str = Field(min_length=1)
     max_n: int = Field(gt=0)
     alias: str = Field(min_length=1)
+    champion_alias: str = Field(min_length=1)
+    gates: GateParams
 
 
 class GenerateParams(_Strict):

@@ -58,3 +58,31 @@ def curation_summary_figure(decisions):
     figure.suptitle(f"Curation of {len(decisions)} files", fontsize=11)
     figure.tight_layout()
     return figure
+
+
+def nearest_pairs_figure(pairs, title: str = ""):
+    """One row per (image, nearest image, caption): two images side by side, then text."""
+    rows = max(len(pairs), 1)
+    figure, axes = plt.subplots(
+        rows,
+        3,
+        figsize=(7, 1.2 * rows),
+        gridspec_kw={"width_ratios": [1, 1, 5]},
+        squeeze=False,
+    )
+    for (left, right, caption), (ax_a, ax_b, ax_text) in zip(pairs, axes, strict=False):
+        for ax, image in ((ax_a, left), (ax_b, right)):
+            pixels = to_uint8(image)
+            if pixels.shape[-1] == 1:
+                ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.imshow(pixels)
+        ax_text.text(0, 0.5, caption, va="center", fontsize=7, family="monospace")
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    axes[0][0].set_title("sample", fontsize=8)
+    axes[0][1].set_title("nearest work", fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure

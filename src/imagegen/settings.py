@@ -3,11 +3,16 @@
 from omegaconf.resolvers import oc
 
 from imagegen.config import artifact_location, project_root, tracking_uri
-from imagegen.hooks import ConfigValidationHooks
+from imagegen.hooks import ConfigValidationHooks, SamplesFolderHooks
 from imagegen.provenance.tracking import LineageHooks
 from imagegen.tracking import ArtifactHooks
 
-HOOKS = (ConfigValidationHooks(), LineageHooks(), ArtifactHooks())
+HOOKS = (
+    ConfigValidationHooks(),
+    SamplesFolderHooks(),
+    LineageHooks(),
+    ArtifactHooks(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

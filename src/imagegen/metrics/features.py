@@ -1,16 +1,30 @@
-"""Feature extractors for distribution metrics.
+"""Feature extractors for distribution metrics, behind one interface.
 
-With no pretrained network allowed to download, the default extractor is a
-small convolutional autoencoder trained on the training set; its bottleneck
-gives the features. Numbers from different extractors are not comparable, so
-each extractor carries a name that reports must quote.
+An extractor is a callable from images (n, h, w, c) in [-1, 1] to features
+(n, d) with a `name` that every report quotes: numbers from different
+extractors are not comparable. Two exist:
+
+- `InceptionExtractor`: the 2048-d pool features of InceptionV3 (the FID/KID
+  standard), from a local weights file only; nothing is ever downloaded.
+- `EncoderExtractor`: the bottleneck of a small convolutional autoencoder
+  trained on the training set, the default when no Inception weights are given.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+
+class FeatureExtractor(Protocol):
+    """Images in [-1, 1] -> one feature row per image; `name` says which extractor."""
+
+    name: str
+
+    def __call__(self, images: np.ndarray) -> np.ndarray: ...
 
 
 def build_autoencoder(image_size: int, channels: int, dim: int):
@@ -38,7 +52,13 @@ def build_autoencoder(image_size: int, channels: int, dim: int):
 
 
 def train_encoder(images: np.ndarray, params: dict[str, Any]):
-    """Fit the autoencoder on `images`; return the encoder half."""
+    """Fit the autoencoder on `images`; return the encoder half, standardised.
+
+    The bottleneck's raw scale is arbitrary; a Normalization layer adapted on
+    the training images' features gives every feature mean 0 and variance 1
+    there, so no dimension dominates the k-NN distances and KID's polynomial
+    kernel works at the scale it was designed for.
+    """
     import keras
 
     keras.utils.set_random_seed(params["seed"])
@@ -54,8 +74,97 @@ def train_encoder(images: np.ndarray, params: dict[str, Any]):
         shuffle=True,
         verbose=0,
     )
-    return encoder
+    normalise = keras.layers.Normalization(name="standardise")
+    normalise.adapt(extract_features(encoder, images, params["batch_size"]))
+    return keras.Model(
+        encoder.inputs, normalise(encoder.outputs[0]), name="feature_encoder"
+    )
 
 
 def extract_features(encoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return np.asarray(encoder.predict(images, batch_size=batch_size, verbose=0))
+
+
+def _weights_digest(arrays) -> str:
+    digest = hashlib.sha256()
+    for w in arrays:
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.hexdigest()
+
+
+class EncoderExtractor:
+    """Features from the project's own encoder (see `train_encoder`)."""
+
+    def __init__(self, encoder, dataset_digest: str, batch_size: int = 256):
+        self.encoder = encoder
+        self.batch_size = batch_size
+        # Dimension, training data and weights: a retrained encoder is a new extractor.
+        self.name = (
+            f"imagegen-autoencoder-{encoder.output_shape[-1]}d"
+            f"@{dataset_digest[:12]}-{_weights_digest(encoder.get_weights())[:8]}"
+        )
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return extract_features(self.encoder, images, self.batch_size)
+
+
+class InceptionExtractor:
+    """InceptionV3 average-pool features (2048-d) from a local Keras weights file.
+
+    Images are resized to 299x299 (bilinear) and greyscale is replicated to
+    three channels; InceptionV3 expects inputs in [-1, 1], which is the
+    project's range already.
+    """
+
+    SIDE = 299
+
+    def __init__(self, weights_path: str | Path, batch_size: int = 32):
+        import keras
+
+        path = Path(weights_path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"evaluation.inception_weights = {str(weights_path)!r}: no such file "
+                "(the weights are never downloaded; give a local .h5 file)"
+            )
+        self.batch_size = batch_size
+        self.model = keras.applications.InceptionV3(
+            include_top=False,
+            weights=str(path),
+            input_shape=(self.SIDE, self.SIDE, 3),
+            pooling="avg",
+        )
+        file_digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.name = f"inception-v3-pool-2048d@{file_digest[:12]}"
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """Resize to 299x299 and give greyscale three channels."""
+        import keras
+
+        x = keras.ops.image.resize(
+            np.asarray(images, dtype=np.float32),
+            (self.SIDE, self.SIDE),
+            interpolation="bilinear",
+        )
+        x = keras.ops.convert_to_numpy(x)
+        return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        batches = [
+            np.asarray(
+                self.model.predict_on_batch(
+                    self.prepare(images[i : i + self.batch_size])
+                )
+            )
+            for i in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(batches).astype(np.float32)
+
+
+def make_extractor(
+    encoder, dataset_digest: str, params: dict[str, Any]
+) -> FeatureExtractor:
+    """Inception when `inception_weights` names a file, else the project's encoder."""
+    if params.get("inception_weights"):
+        return InceptionExtractor(params["inception_weights"])
+    return EncoderExtractor(encoder, dataset_digest, params["batch_size"])

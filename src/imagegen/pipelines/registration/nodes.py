@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
+
 logger = logging.getLogger(__name__)
 
 
@@ -139,6 +141,10 @@ def _register_model(
     version = str(info.registered_model_version)
     client = MlflowClient()
     client.set_registered_model_alias(name, params["alias"], version)
+    verdicts = judge_gates(evaluation_metrics, params["gates"])
+    promoted = promote_if_gates_pass(
+        client, name, version, verdicts, evaluation_metrics, params["champion_alias"]
+    )
     tags = {
         "dataset_digest": dataset_digest["dataset_digest"],
         "n_works": str(dataset_digest["n_works"]),
@@ -150,6 +156,9 @@ def _register_model(
         "run_id": run.info.run_id,
         "fid": f"{evaluation_metrics['fid']:.4f}",
         "extractor": evaluation_metrics["extractor"],
+        "evaluation_source": evaluation_metrics.get("source", "generator"),
+        **gate_tags(verdicts),
+        "gates_passed": str(gates_passed(verdicts)).lower(),
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
@@ -160,6 +169,7 @@ def _register_model(
         "name": name,
         "version": version,
         "alias": params["alias"],
+        "champion": promoted,
         "run_id": run.info.run_id,
         "model_uri": f"models:/{name}/{version}",
         "tags": tags,
@@ -238,3 +248,48 @@ def record_model_lineage(
         audit["curation"]["opt_outs_honoured"],
     )
     return audit
+
+
+def gate_tags(verdicts: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Version tags `gate.<gate>.value|limit|verdict` for every gate."""
+    tags = {}
+    for gate, verdict in verdicts.items():
+        value = verdict["value"]
+        tags[f"gate.{gate}.value"] = "n/a" if value is None else f"{value:.6g}"
+        tags[f"gate.{gate}.limit"] = f"{verdict['op']} {verdict['limit']}"
+        tags[f"gate.{gate}.verdict"] = verdict["verdict"]
+    return tags
+
+
+def promote_if_gates_pass(
+    client,
+    name: str,
+    version: str,
+    verdicts: dict[str, dict[str, Any]],
+    evaluation_metrics: dict[str, Any],
+    champion_alias: str,
+) -> bool:
+    """Move the champion alias to `version` when every gate passes; log why not otherwise."""
+    source = evaluation_metrics.get("source", "generator")
+    if source != "generator":
+        logger.warning(
+            "Champion not moved: the evaluation measured %s, not this model's samples",
+            source,
+        )
+        return False
+    if not gates_passed(verdicts):
+        failed = [
+            describe_gate(g, v)
+            for g, v in verdicts.items()
+            if v["verdict"] not in ("pass", "off")
+        ]
+        logger.warning(
+            "Champion not moved: %s version %s failed gate(s) %s",
+            name,
+            version,
+            "; ".join(failed),
+        )
+        return False
+    client.set_registered_model_alias(name, champion_alias, version)
+    logger.info("All gates passed: %s version %s is %r", name, version, champion_alias)
+    return True
