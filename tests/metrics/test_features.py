@@ -22,9 +22,27 @@ def inception_weights(tmp_path_factory):
     model = keras.applications.InceptionV3(
         include_top=False, weights=None, input_shape=(299, 299, 3), pooling="avg"
     )
-    path = tmp_path_factory.mktemp("inception") / "inception_v3_notop.weights.h5"
+    folder = tmp_path_factory.mktemp("inception")
+    path = folder / "inception_v3_notop.weights.h5"
     model.save_weights(path)
     return path, model
+
+
+# InceptionV3 (22M parameters, 299x299 inputs) on CPU: tens of seconds each.
+@pytest.mark.slow
+def test_the_published_legacy_h5_format_loads_too(inception_weights, tmp_path):
+    """Keras publishes the ImageNet weights as a legacy (Keras 2) .h5 file."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    _, reference = inception_weights
+    legacy = tmp_path / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    with h5py.File(legacy, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, reference)
+    extractor = InceptionExtractor(legacy)
+    images = np.random.default_rng(2).uniform(-1, 1, (2, 28, 28, 1)).astype("float32")
+    expected = np.asarray(reference.predict_on_batch(extractor.prepare(images)))
+    np.testing.assert_allclose(extractor(images), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_encoder_extractor_names_its_dimension_data_and_weights():
@@ -40,6 +58,7 @@ def test_encoder_extractor_names_its_dimension_data_and_weights():
     assert EncoderExtractor(encoder, DIGEST).name != extractor.name
 
 
+@pytest.mark.slow
 def test_inception_extractor_loads_local_weights_and_takes_greyscale(inception_weights):
     path, reference = inception_weights
     extractor = make_extractor(None, DIGEST, {"inception_weights": str(path)})
