@@ -261,8 +261,23 @@ def audit_memorisation(
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table["work_id"] = work_ids[table["pixel_nearest"]]
     table["feature_work_id"] = work_ids[table["feature_nearest"]]
-    table = table.join(credits, on="work_id")
-    table = table.drop(columns=["pixel_nearest", "feature_nearest"])
+    table = table.join(credits, on="work_id")[
+        [
+            "rank",
+            "sample",
+            "sample_name",
+            "memorised",
+            "pixel_distance",
+            "ssim",
+            "work_id",
+            "creator",
+            "licence",
+            "title",
+            "path",
+            "feature_distance",
+            "feature_work_id",
+        ]
+    ]
     logger.info(
         "Memorised fraction %.3f (%s space, threshold %.4f = %.0f%% quantile of "
         "held-back works' nearest distances)",
