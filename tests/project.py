@@ -42,7 +42,8 @@ def project_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("MLFLOW_TRACKING") and k != "IMAGEGEN_GENERATION_LEDGER"
+        if not k.startswith(("MLFLOW_TRACKING", "MLFLOW_REGISTRY"))
+        and k != "IMAGEGEN_GENERATION_LEDGER"
     }
     env.update(
         KEDRO_DISABLE_TELEMETRY="true",

@@ -180,12 +180,10 @@ LOADER = textwrap.dedent(
 )
 
 
-def test_model_loads_without_the_project(champion, tmp_path):
+def test_model_loads_without_the_project(champion, tmp_path, monkeypatch):
     import mlflow
 
-    uri = f"sqlite:///{champion}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{champion}/mlflow.db")
     local = mlflow.artifacts.download_artifacts(
         "models:/imagegen-dcgan@champion", dst_path=str(tmp_path / "model")
     )

@@ -1,10 +1,15 @@
-"""Human decisions on registry aliases, recorded as version tags."""
+"""Registry operations: logging a generator as a pyfunc version, and human
+decisions on aliases, recorded as version tags."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import shutil
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from imagegen.provenance.audit import AuditError
 
@@ -53,3 +58,84 @@ def demote(client, name: str, alias: str, reason: str, by: str | None = None) ->
         f"demoted by {_who(by)}: {reason}",
     )
     return f"{name} version {version.version} is no longer @{alias}"
+
+
+def _pip_requirements() -> list[str]:
+    # Explicit requirements: inferring them re-imports TensorFlow in a
+    # subprocess (about 6 s per model). A GPU host swaps tensorflow-cpu for
+    # tensorflow (same modules).
+    from importlib.metadata import version
+
+    packages = ["mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"]
+    return [f"{p}=={version(p)}" for p in packages]
+
+
+def log_generator(
+    generator,
+    name: str,
+    run_id: str,
+    dataset_digest: str,
+    max_n: int,
+    extra_config: dict[str, Any] | None = None,
+) -> str:
+    """Log `generator` in the active run as a pyfunc model registered as `name`.
+
+    Returns the new version. The model carries the imagegen package (code_paths,
+    without caches), a signature with the optional request columns, and
+    explicit pip requirements.
+    """
+    import mlflow
+    import pandas as pd
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    import imagegen
+    from imagegen.serving import GeneratorModel
+
+    config = {
+        "model_name": name,
+        "run_id": run_id,
+        "dataset_digest": dataset_digest,
+        "max_n": max_n,
+        **(extra_config or {}),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = Path(tmp) / "generator.keras"
+        code = Path(tmp) / "imagegen"
+        shutil.copytree(
+            Path(imagegen.__file__).parent,
+            code,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        generator.save(keras_path)
+        wrapper = GeneratorModel()
+        wrapper.generator = generator
+        wrapper._configure({**config, "record": False})  # the example is not handed out
+        example_in = pd.DataFrame({"seed": [0], "n": [1]})
+        if wrapper.conditional:
+            example_in["label"] = [0]
+        example_out = wrapper.predict(None, example_in)
+        inputs = Schema(
+            [
+                ColSpec("long", "seed"),
+                ColSpec("long", "n"),
+                ColSpec("long", "label", required=wrapper.conditional),
+                ColSpec("double", "truncation", required=False),
+                ColSpec("double", "temperature", required=False),
+            ]
+        )
+        signature = ModelSignature(
+            inputs=inputs, outputs=infer_signature(example_in, example_out).outputs
+        )
+        info = mlflow.pyfunc.log_model(
+            name="generator",
+            python_model=GeneratorModel(),
+            artifacts={"generator": str(keras_path)},
+            code_paths=[str(code)],
+            signature=signature,
+            input_example=example_in,
+            pip_requirements=_pip_requirements(),
+            model_config=config,
+            registered_model_name=name,
+        )
+    return str(info.registered_model_version)

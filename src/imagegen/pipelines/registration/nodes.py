@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,6 @@ from typing import Any
 from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
 
 logger = logging.getLogger(__name__)
-
-
-def _pip_requirements() -> list[str]:
-    # Explicit requirements: inferring them re-imports TensorFlow in a
-    # subprocess (about 6 s per model).
-    from importlib.metadata import version
-
-    packages = ["mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"]
-    # A GPU host swaps tensorflow-cpu for tensorflow (same modules).
-    return [f"{p}=={version(p)}" for p in packages]
 
 
 def _unreachable_error(exc: Exception, what: str) -> RuntimeError:
@@ -72,13 +61,9 @@ def _register_model(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     import mlflow
-    import pandas as pd
     from mlflow import MlflowClient
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, Schema
 
-    import imagegen
-    from imagegen.serving import GeneratorModel
+    from imagegen.registry import log_generator
 
     run = mlflow.active_run()
     if run is None:
@@ -92,53 +77,13 @@ def _register_model(
         training_manifest.to_csv(index=False), "lineage/training_manifest.csv"
     )
     mlflow.log_dict(dataset_digest, "lineage/dataset_digest.json")
-    config = {
-        "model_name": name,
-        "run_id": run.info.run_id,
-        "dataset_digest": dataset_digest["dataset_digest"],
-        "max_n": params["max_n"],
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        keras_path = Path(tmp) / "generator.keras"
-        # The package travels with the model (code_paths), without bytecode caches.
-        code = Path(tmp) / "imagegen"
-        shutil.copytree(
-            Path(imagegen.__file__).parent,
-            code,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
-        generator.save(keras_path)
-        wrapper = GeneratorModel()
-        wrapper.generator = generator
-        wrapper._configure({**config, "record": False})  # the example is not handed out
-        example_in = pd.DataFrame({"seed": [0], "n": [1]})
-        if wrapper.conditional:
-            example_in["label"] = [0]
-        example_out = wrapper.predict(None, example_in)
-        inputs = Schema(
-            [
-                ColSpec("long", "seed"),
-                ColSpec("long", "n"),
-                ColSpec("long", "label", required=wrapper.conditional),
-                ColSpec("double", "truncation", required=False),
-                ColSpec("double", "temperature", required=False),
-            ]
-        )
-        signature = ModelSignature(
-            inputs=inputs, outputs=infer_signature(example_in, example_out).outputs
-        )
-        info = mlflow.pyfunc.log_model(
-            name="generator",
-            python_model=GeneratorModel(),
-            artifacts={"generator": str(keras_path)},
-            code_paths=[str(code)],
-            signature=signature,
-            input_example=example_in,
-            pip_requirements=_pip_requirements(),
-            model_config=config,
-            registered_model_name=name,
-        )
-    version = str(info.registered_model_version)
+    version = log_generator(
+        generator,
+        name,
+        run_id=run.info.run_id,
+        dataset_digest=dataset_digest["dataset_digest"],
+        max_n=params["max_n"],
+    )
     client = MlflowClient()
     client.set_registered_model_alias(name, params["alias"], version)
     verdicts = judge_gates(evaluation_metrics, params["gates"])
@@ -178,6 +123,7 @@ def _register_model(
 
 def record_model_lineage(
     registration_record: dict[str, Any],
+    feature_encoder,
     dataset_digest: dict[str, Any],
     training_manifest,
     holdout_works,
@@ -213,10 +159,16 @@ def record_model_lineage(
     mlflow.log_text(
         curation_decisions.to_csv(index=False), "lineage/curation_decisions.csv"
     )
+    # The extractor its evaluation used: monitoring measures with the same one.
+    with tempfile.TemporaryDirectory() as tmp:
+        encoder_path = Path(tmp) / "feature_encoder.keras"
+        feature_encoder.save(encoder_path)
+        mlflow.log_artifact(str(encoder_path), "lineage")
     model = {
         "name": registration_record["name"],
         "version": registration_record["version"],
-        "aliases": [registration_record["alias"]],
+        "aliases": [registration_record["alias"]]
+        + (["champion"] if registration_record.get("champion") else []),
         "run_id": registration_record["run_id"],
         "source": registration_record["model_uri"],
     }

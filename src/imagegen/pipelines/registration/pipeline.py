@@ -26,6 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 nodes.record_model_lineage,
                 [
                     "registration_record",
+                    "feature_encoder",
                     "dataset_digest",
                     "training_manifest",
                     "holdout_works",

@@ -1,0 +1,105 @@
+"""What deployed generators produced since the last check, reproduced for measurement.
+
+The generation ledger holds no pixels, only what made each image: model run,
+seed, index, label and sampling parameters. Generation is deterministic, so
+the monitor regenerates each recorded image from its version and checks the
+reproduction against the recorded perceptual hash before measuring it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from imagegen.provenance.phash import hamming, phash_batch
+
+GROUP_KEYS = ["run_id", "seed", "label", "truncation", "temperature"]
+
+
+def read_generations(ledger: Path, after_seq: int) -> pd.DataFrame:
+    """Generation entries with `seq` > after_seq, one row per image."""
+    if not ledger.exists():
+        return pd.DataFrame()
+    rows = []
+    with open(ledger, "rb") as fh:
+        for line in fh:
+            entry = json.loads(line)
+            if entry.get("kind") == "generation" and entry["seq"] > after_seq:
+                rows.append(entry)
+    frame = pd.DataFrame(rows)
+    for key in [*GROUP_KEYS, "index", "model_name", "model_version", "phash"]:
+        if key not in frame.columns:
+            frame[key] = None
+    return frame
+
+
+def resolve_versions(client, generations: pd.DataFrame) -> pd.DataFrame:
+    """Fill `model_version` from the registry where only the run id was recorded."""
+    frame = generations.copy()
+    cache: dict[tuple[str, str], str | None] = {}
+    for row in frame.itertuples():
+        if isinstance(row.model_version, str) and row.model_version:
+            continue
+        key = (row.model_name, row.run_id)
+        if key not in cache:
+            found = client.search_model_versions(
+                f"name = '{row.model_name}' and run_id = '{row.run_id}'"
+            )
+            cache[key] = str(found[0].version) if found else None
+        frame.at[row.Index, "model_version"] = cache[key]
+    return frame
+
+
+def regenerate(python_model, rows: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """Images of `rows` (one model version) in [-1, 1], and how many reproduced
+    with a different pHash than recorded (should be 0)."""
+    images, mismatches = [], 0
+    keys = [k for k in GROUP_KEYS if k != "run_id"]
+    for _, group in rows.groupby(keys, dropna=False, sort=False):
+        first = group.iloc[0]
+        request = {
+            "seed": int(first["seed"]),
+            "n": int(group["index"].max()) + 1,
+            "label": None if pd.isna(first["label"]) else int(first["label"]),
+            "truncation": None
+            if pd.isna(first["truncation"])
+            else float(first["truncation"]),
+            "temperature": 1.0
+            if pd.isna(first["temperature"])
+            else float(first["temperature"]),
+        }
+        batch = python_model._images(request)
+        chosen = batch[group["index"].astype(int).to_numpy()]
+        pixels = np.clip(np.round((chosen + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        reproduced = phash_batch(
+            [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
+        )
+        mismatches += sum(
+            hamming(a, b) > 4 for a, b in zip(reproduced, group["phash"], strict=True)
+        )
+        images.append(chosen)
+    return np.concatenate(images).astype(np.float32), mismatches
+
+
+def png_to_model_range(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+
+
+def latest_state(state: dict[str, Any] | None) -> int:
+    """The last generation-ledger seq already checked (-1 when never)."""
+    return int((state or {}).get("last_seq", -1))
+
+
+def summarise(generations: pd.DataFrame) -> dict[str, int]:
+    """Images per model version."""
+    if generations.empty:
+        return {}
+    counts = generations.groupby(["model_name", "model_version"], dropna=False).size()
+    return {f"{name}/{version}": int(n) for (name, version), n in counts.items()}
