@@ -132,7 +132,24 @@ class GenerateParams(_Strict):
     seed: int = Field(ge=0)
 
 
+class MonitorThresholds(_Strict):
+    kid_max: float | None = Field(default=None, gt=0)
+    fid_max: float | None = Field(default=None, gt=0)
+    precision_min: float | None = Field(default=None, ge=0, le=1)
+    memorised_fraction_max: float | None = Field(default=None, ge=0, le=1)
+
+
+class MonitorParams(_Strict):
+    experiment: str = Field(min_length=1)
+    ledger: str = Field(min_length=1)
+    min_images: int = Field(ge=2)
+    max_images: int = Field(gt=0)
+    fail_on_alert: bool
+    thresholds: MonitorThresholds
+
+
 _GROUPS: dict[str, type[BaseModel]] = {
+    "monitor": MonitorParams,
     "generate": GenerateParams,
     "policy": Policy,
     "curation": CurationParams,

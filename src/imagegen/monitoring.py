@@ -8,10 +8,8 @@ reproduction against the recorded perceptual hash before measuring it.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,25 +74,17 @@ def regenerate(python_model, rows: pd.DataFrame) -> tuple[np.ndarray, int]:
         }
         batch = python_model._images(request)
         chosen = batch[group["index"].astype(int).to_numpy()]
-        pixels = np.clip(np.round((chosen + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        # Measure exactly what was handed out: the PNG's pixels (NaN as black).
+        finite = np.nan_to_num(chosen.astype(np.float32), nan=-1.0)
+        pixels = np.clip(np.round((finite + 1.0) * 127.5), 0, 255).astype(np.uint8)
         reproduced = phash_batch(
             [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
         )
         mismatches += sum(
             hamming(a, b) > 4 for a, b in zip(reproduced, group["phash"], strict=True)
         )
-        images.append(chosen)
-    return np.concatenate(images).astype(np.float32), mismatches
-
-
-def png_to_model_range(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image, dtype=np.float32) / 127.5 - 1.0
-
-
-def latest_state(state: dict[str, Any] | None) -> int:
-    """The last generation-ledger seq already checked (-1 when never)."""
-    return int((state or {}).get("last_seq", -1))
+        images.append(pixels.astype(np.float32) / 127.5 - 1.0)
+    return np.concatenate(images), mismatches
 
 
 def summarise(generations: pd.DataFrame) -> dict[str, int]:

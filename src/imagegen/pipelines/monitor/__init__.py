@@ -1,0 +1,5 @@
+"""Monitor: quality, memorisation and volume of what deployed generators produced."""
+
+from imagegen.pipelines.monitor.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

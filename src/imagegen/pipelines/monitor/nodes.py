@@ -1,0 +1,310 @@
+"""Monitor nodes: quality and memorisation of what deployed generators produced."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from imagegen.metrics.kernel import kernel_inception_distance
+from imagegen.metrics.memorisation import audit_nearest_works
+from imagegen.monitoring import (
+    read_generations,
+    regenerate,
+    resolve_versions,
+    summarise,
+)
+from imagegen.pipelines.evaluation.nodes import embed_images, measure_quality
+from imagegen.provenance.generation_ledger import ledger_path
+
+logger = logging.getLogger(__name__)
+
+LAST_SEQ_TAG = "monitor.last_seq"
+
+
+class MonitoringAlert(RuntimeError):
+    """Quality or memorisation crossed a threshold of parameters_monitor.yml."""
+
+
+def _experiment_id(client, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(name)
+
+
+def _last_checked_seq(client, experiment_id: str) -> int:
+    runs = client.search_runs(
+        [experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )
+    if not runs:
+        return -1
+    return int(runs[0].data.tags.get(LAST_SEQ_TAG, -1))
+
+
+def collect_generations(params: dict[str, Any]) -> pd.DataFrame:
+    """Generation-ledger entries since the last check, with their registry versions."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    experiment_id = _experiment_id(client, params["experiment"])
+    after = _last_checked_seq(client, experiment_id)
+    path = ledger_path() or Path(params["ledger"])
+    generations = read_generations(path.absolute(), after)
+    if generations.empty:
+        logger.info("No images generated since ledger entry %d", after)
+        return generations
+    generations = resolve_versions(client, generations)
+    logger.info("Images since ledger entry %d: %s", after, summarise(generations))
+    return generations
+
+
+def _version_reference(client, name: str, version: str, tmp: Path):
+    """The version's feature encoder (as registered) and its dataset digest."""
+    import keras
+
+    model_version = client.get_model_version(name, version)
+    local = Path(client.download_artifacts(model_version.run_id, "lineage", str(tmp)))
+    encoder = keras.saving.load_model(local / "feature_encoder.keras", compile=False)
+    return model_version, encoder
+
+
+def _alerts(metrics: dict[str, Any], thresholds: dict[str, Any]) -> list[str]:
+    found = []
+    for metric, limit_key, above in (
+        ("kid", "kid_max", True),
+        ("fid", "fid_max", True),
+        ("memorised_fraction", "memorised_fraction_max", True),
+        ("precision", "precision_min", False),
+    ):
+        limit = thresholds.get(limit_key)
+        value = metrics.get(metric)
+        if limit is None or value is None:
+            continue
+        if (value > limit) if above else (value < limit):
+            kind = "memorisation" if metric == "memorised_fraction" else "quality"
+            sign = ">" if above else "<"
+            found.append(f"{kind}: {metric} {value:.4f} {sign} {limit_key} {limit}")
+    if metrics.get("reproduction_mismatches"):
+        found.append(
+            f"integrity: {metrics['reproduction_mismatches']} images did not reproduce "
+            "(model files changed since they were generated?)"
+        )
+    return found
+
+
+def measure_generations(
+    generations: pd.DataFrame,
+    training_set: dict[str, np.ndarray],
+    holdout_set: dict[str, np.ndarray],
+    dataset_digest: dict[str, Any],
+    evaluation: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Per model version: regenerate its recorded images, measure, compare to thresholds."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    report: dict[str, Any] = {
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "last_seq": int(generations["seq"].max()) if len(generations) else None,
+        "versions": {},
+        "alerts": [],
+    }
+    if generations.empty:
+        return report
+    client = MlflowClient()
+    for (name, version), version_rows in generations.groupby(
+        ["model_name", "model_version"], dropna=False
+    ):
+        key = f"{name}/{version}"
+        entry: dict[str, Any] = {"images": int(len(version_rows))}
+        report["versions"][key] = entry
+        if not isinstance(version, str) or not version:
+            entry["skipped"] = "no registry version matches the recorded run"
+            continue
+        if len(version_rows) < params["min_images"]:
+            entry["skipped"] = f"fewer than {params['min_images']} images"
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            model_version, encoder = _version_reference(
+                client, name, version, Path(tmp)
+            )
+        if model_version.tags.get("dataset_digest") != dataset_digest["dataset_digest"]:
+            entry["skipped"] = (
+                "its training set is not the one on disk (dataset digest differs)"
+            )
+            continue
+        python_model = mlflow.pyfunc.load_model(
+            f"models:/{name}/{version}"
+        ).unwrap_python_model()
+        images, mismatches = regenerate(
+            python_model, version_rows.tail(params["max_images"])
+        )
+        features = embed_images(
+            encoder,
+            {"images": images},
+            training_set,
+            holdout_set,
+            dataset_digest,
+            evaluation,
+        )
+        quality = measure_quality(features, evaluation)
+        # KID again against held-back works of the same size: its real-vs-real floor.
+        _, summary = audit_nearest_works(
+            images,
+            training_set["images"],
+            holdout_set["images"],
+            features["samples"],
+            features["training"],
+            features["holdout"],
+            quantile=evaluation["memorisation_quantile"],
+            space=evaluation["memorisation_space"],
+        )
+        entry.update(
+            {
+                "extractor": str(features["extractor"]),
+                "fid": quality["fid"],
+                "kid": quality["kid"],
+                "kid_floor": kernel_inception_distance(
+                    features["training"][: len(features["holdout"])],
+                    features["holdout"],
+                    n_subsets=evaluation["kid_subsets"],
+                    subset_size=evaluation["kid_subset_size"],
+                    seed=evaluation["seed"],
+                )[0],
+                "precision": quality["precision"],
+                "recall": quality["recall"],
+                "memorised_fraction": summary["memorised_fraction"],
+                "reproduction_mismatches": int(mismatches),
+                "registered_fid": _float(model_version.tags.get("fid")),
+            }
+        )
+        entry["alerts"] = _alerts(entry, params["thresholds"])
+        report["alerts"] += [f"{key}: {a}" for a in entry["alerts"]]
+        for alert in entry["alerts"]:
+            logger.warning("ALERT %s: %s", key, alert)
+    return report
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def record_monitoring(report: dict[str, Any], params: dict[str, Any]):
+    """Log the check to the monitoring experiment and tag versions; draw the trend."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient()
+    experiment_id = _experiment_id(client, params["experiment"])
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    if report["last_seq"] is not None:
+        for key, entry in report["versions"].items():
+            name, version = key.split("/", 1)
+            run = client.create_run(
+                experiment_id,
+                run_name=f"{key} {report['checked_at']}",
+                tags={
+                    "model_name": name,
+                    "model_version": version,
+                    LAST_SEQ_TAG: str(report["last_seq"]),
+                    "alerts": "; ".join(entry.get("alerts", [])) or "none",
+                    "skipped": entry.get("skipped", ""),
+                },
+            )
+            numeric = {
+                k: v
+                for k, v in entry.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            client.log_batch(
+                run.info.run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in numeric.items()],
+            )
+            client.set_terminated(run.info.run_id)
+            if version not in ("", "None", "nan") and "skipped" not in entry:
+                client.set_model_version_tag(
+                    name,
+                    version,
+                    "monitor.alert",
+                    "; ".join(entry["alerts"]) or "none",
+                )
+                client.set_model_version_tag(
+                    name, version, "monitor.checked_at", report["checked_at"]
+                )
+    history = _history(client, experiment_id)
+    return _trend_figure(history), _trend_html(report, history)
+
+
+def _history(client, experiment_id: str) -> pd.DataFrame:
+    runs = client.search_runs(
+        [experiment_id], order_by=["attributes.start_time ASC"], max_results=5000
+    )
+    return pd.DataFrame(
+        [
+            {
+                "time": pd.to_datetime(run.info.start_time, unit="ms"),
+                "version": f"{run.data.tags.get('model_name')}/"
+                f"{run.data.tags.get('model_version')}",
+                **run.data.metrics,
+                "alerts": run.data.tags.get("alerts", ""),
+            }
+            for run in runs
+        ]
+    )
+
+
+def _trend_figure(history: pd.DataFrame):
+    from imagegen.plots import plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    for ax, metric in zip(axes, ("kid", "fid", "memorised_fraction"), strict=True):
+        if metric in history:
+            for version, rows in history.dropna(subset=[metric]).groupby("version"):
+                ax.plot(rows["time"], rows[metric], marker="o", label=version)
+        ax.set_title(metric, fontsize=10)
+        ax.tick_params(labelsize=7, axis="x", rotation=30)
+    if len(history):
+        axes[0].legend(fontsize=7)
+    figure.suptitle("Monitoring of deployed generators", fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def _trend_html(report: dict[str, Any], history: pd.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td>{key}</td><td>{entry.get('images')}</td>"
+        f"<td>{entry.get('kid', '')}</td><td>{entry.get('fid', '')}</td>"
+        f"<td>{entry.get('memorised_fraction', '')}</td>"
+        f"<td>{'; '.join(entry.get('alerts', [])) or entry.get('skipped', 'none')}</td></tr>"
+        for key, entry in report["versions"].items()
+    )
+    table = history.to_html(index=False) if len(history) else "<p>No checks yet.</p>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>imagegen monitoring"
+        "</title></head><body><h1>Monitoring</h1>"
+        f"<p>Checked {report['checked_at']}, up to generation-ledger entry "
+        f"{report['last_seq']}.</p><table border='1'><tr><th>version</th><th>images</th>"
+        "<th>KID</th><th>FID</th><th>memorised fraction</th><th>alerts</th></tr>"
+        f"{rows}</table><img src='monitoring_trend.png' width='900'>"
+        f"<h2>History</h2>{table}</body></html>"
+    )
+
+
+def raise_on_alert(
+    report: dict[str, Any], trend_html: str, params: dict[str, Any]
+) -> None:
+    """With `monitor.fail_on_alert`, end the run with a non-zero exit on any alert."""
+    if report["alerts"] and params["fail_on_alert"]:
+        raise MonitoringAlert("monitoring alerts: " + " | ".join(report["alerts"]))
+    if not report["alerts"]:
+        logger.info("Monitoring: no alerts (%d versions)", len(report["versions"]))
