@@ -19,6 +19,13 @@ def test_base_parameters_are_valid(base_params, base_policy):
         ),
         ("training", "epochs", -1, r"training\.epochs = -1"),
         ("training", "batch_size", 0, r"training\.batch_size = 0"),
+        (
+            "training",
+            "distribution",
+            "tpu",
+            r"training\.distribution = 'tpu': must be one of 'default', 'mirrored'",
+        ),
+        ("training", "jit_compile", "sometimes", r"training\.jit_compile"),
         ("preprocessing", "channels", 2, r"preprocessing\.channels = 2"),
         ("evaluation", "n_samples", "many", r"evaluation\.n_samples = 'many'"),
         ("policy", "max_pixels", 0, r"policy\.max_pixels"),
@@ -75,3 +82,44 @@ def test_an_existing_weights_file_and_null_gates_are_accepted(base_params, tmp_p
     }
     validated = validate_parameters(params)
     assert validated["registration"].gates.kid_max is None
+
+
+@pytest.mark.parametrize(
+    ("family", "key", "value", "message"),
+    [
+        ("wgan_gp", "n_critic", 0, r"training\.wgan_gp\.n_critic = 0"),
+        ("vae", "beta", -1, r"training\.vae\.beta = -1"),
+        ("cgan", "embedding_dim", 0, r"training\.cgan\.embedding_dim = 0"),
+        ("dcgan", "beta_1", 1.5, r"training\.dcgan\.beta_1 = 1\.5"),
+    ],
+)
+def test_model_specific_keys_are_named(base_params, family, key, value, message):
+    training = {**base_params["training"]}
+    training[family] = {**training[family], key: value}
+    with pytest.raises(ConfigurationError, match=message):
+        validate_parameters({**base_params, "training": training})
+
+
+def test_every_model_block_is_required_and_closed(base_params):
+    training = {**base_params["training"]}
+    del training["vae"]
+    training["dcgan"] = {**training["dcgan"], "filters": 3}
+    with pytest.raises(ConfigurationError) as info:
+        validate_parameters({**base_params, "training": training})
+    assert "training.vae: missing" in str(info.value)
+    assert "training.dcgan.filters: unknown key" in str(info.value)
+
+
+def test_smoke_environment_is_valid(base_params):
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT
+
+    smoke = yaml.safe_load(
+        (PROJECT_ROOT / "conf/smoke/parameters_training.yml").read_text()
+    )["training"]
+    training = {**base_params["training"]}
+    for key, value in smoke.items():
+        training[key] = {**training[key], **value} if isinstance(value, dict) else value
+    validated = validate_parameters({"training": training})["training"]
+    assert validated.epochs == 1 and validated.wgan_gp.n_critic == 2

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from imagegen.rights.policy import Policy
 
-MODEL_NAMES = ("dcgan",)
+MODEL_NAMES = ("dcgan", "cgan", "wgan_gp", "vae")
 
 
 class ConfigurationError(ValueError):
@@ -69,18 +69,55 @@ class PreprocessingParams(_Strict):
     max_works: int | None = Field(default=None, gt=0)
 
 
+class DCGANParams(_Strict):
+    generator_filters: int = Field(gt=0)
+    discriminator_filters: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    beta_1: float = Field(ge=0, lt=1)
+
+
+class CGANParams(DCGANParams):
+    embedding_dim: int = Field(gt=0)
+
+
+class WGANGPParams(_Strict):
+    generator_filters: int = Field(gt=0)
+    critic_filters: int = Field(gt=0)
+    n_critic: int = Field(ge=1, le=20)
+    gp_weight: float = Field(ge=0)
+    learning_rate: float = Field(gt=0)
+    beta_1: float = Field(ge=0, lt=1)
+    beta_2: float = Field(ge=0, lt=1)
+
+
+class VAEParams(_Strict):
+    filters: int = Field(gt=0)
+    beta: float = Field(ge=0)
+    learning_rate: float = Field(gt=0)
+
+
 class TrainingParams(_Strict):
     model: Literal[MODEL_NAMES]  # type: ignore[valid-type]
     epochs: int = Field(gt=0)
     batch_size: int = Field(gt=0)
     latent_dim: int = Field(gt=0)
-    learning_rate: float = Field(gt=0)
-    beta_1: float = Field(ge=0, lt=1)
-    generator_filters: int = Field(gt=0)
-    discriminator_filters: int = Field(gt=0)
-    seed: int
-    shuffle_buffer: int = Field(gt=0)
+    seed: int = Field(ge=0)
     grid_size: int = Field(gt=0, le=16)
+    # One block per family; all are checked, the one named by `model` is used.
+    dcgan: DCGANParams
+    cgan: CGANParams
+    wgan_gp: WGANGPParams
+    vae: VAEParams
+    jit_compile: Literal["auto", True, False]
+    mixed_precision: bool
+    distribution: Literal["default", "mirrored", "multi_worker"]
+    checkpoint_dir: str = Field(min_length=1)
+    run_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    checkpoint_every_n_steps: int = Field(ge=0)
+    checkpoints_to_keep: int = Field(ge=1)
+    resume: bool
+    collapse_threshold: float = Field(ge=0, lt=1)
+    progress_bar: bool
 
 
 class EvaluationParams(_Strict):

@@ -1,0 +1,26 @@
+"""Keras 3 generative models: DCGAN, conditional GAN, WGAN-GP, VAE."""
+
+from __future__ import annotations
+
+from imagegen.models.base import GenerativeModel, latent_noise
+from imagegen.models.cgan import CGAN
+from imagegen.models.dcgan import DCGAN
+from imagegen.models.vae import VAE
+from imagegen.models.wgan_gp import WGANGP
+
+MODEL_CLASSES: dict[str, type[GenerativeModel]] = {
+    "dcgan": DCGAN,
+    "cgan": CGAN,
+    "wgan_gp": WGANGP,
+    "vae": VAE,
+}
+
+__all__ = [
+    "CGAN",
+    "DCGAN",
+    "MODEL_CLASSES",
+    "VAE",
+    "WGANGP",
+    "GenerativeModel",
+    "latent_noise",
+]

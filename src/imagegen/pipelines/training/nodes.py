@@ -1,106 +1,67 @@
-"""Training nodes: fit the generative model and report how it went."""
+"""Training nodes: fit the configured model, report how it went, show its samples."""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
 
-from imagegen.plots import image_grid_figure
+from imagegen.config import TrainingParams
 
 logger = logging.getLogger(__name__)
 
 
-def make_dataset(images: np.ndarray, batch_size: int, shuffle_buffer: int, seed: int):
-    """tf.data pipeline: cache, shuffle with a seed, full batches, prefetch."""
-    import tensorflow as tf
-
-    batch_size = min(batch_size, len(images))
-    return (
-        tf.data.Dataset.from_tensor_slices(images)
-        .cache()
-        .shuffle(
-            min(shuffle_buffer, len(images)), seed=seed, reshuffle_each_iteration=True
-        )
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
 def train_model(
     training_set: dict[str, np.ndarray], params: dict[str, Any]
-) -> tuple[Any, dict[str, list[dict[str, float]]], Any, dict[str, Any]]:
-    """Train the configured model; return generator, epoch metrics, sample grid, summary."""
-    import keras
-    import tensorflow as tf
+) -> tuple[Any, dict[str, list[dict[str, float]]], dict[str, Any], dict[str, Any]]:
+    """Train `training.model`; return its generator, epoch metrics, epoch grids, summary."""
+    from PIL import Image
 
-    from imagegen.models.dcgan import DCGAN
+    from imagegen.training.loop import train
 
-    images = training_set["images"]
-    if len(images) == 0:
-        raise ValueError(
-            "the training set is empty: no accepted works reached training"
-        )
-    keras.utils.set_random_seed(params["seed"])
-    devices = [d.name for d in tf.config.list_logical_devices()]
-    logger.info(
-        "Training %s on %d images, devices: %s",
-        params["model"],
-        len(images),
-        ", ".join(devices),
-    )
-    model = DCGAN(
-        image_size=images.shape[1],
-        channels=images.shape[-1],
-        latent_dim=params["latent_dim"],
-        generator_filters=params["generator_filters"],
-        discriminator_filters=params["discriminator_filters"],
-        seed=params["seed"],
-    )
-    model.compile(
-        d_optimizer=keras.optimizers.Adam(
-            params["learning_rate"], beta_1=params["beta_1"]
-        ),
-        g_optimizer=keras.optimizers.Adam(
-            params["learning_rate"], beta_1=params["beta_1"]
-        ),
-        jit_compile=False,  # XLA measured slower on CPU (docs/training.md)
-    )
-    dataset = make_dataset(
-        images, params["batch_size"], params["shuffle_buffer"], params["seed"]
-    )
-    started = time.perf_counter()
-    history = model.fit(dataset, epochs=params["epochs"], verbose=2)
-    seconds = time.perf_counter() - started
-    steps = params["epochs"] * (len(images) // min(params["batch_size"], len(images)))
-    batch = min(params["batch_size"], len(images))
+    result = train(training_set, TrainingParams.model_validate(params))
+    names = sorted({k for entry in result.history for k in entry if k != "epoch"})
     metrics = {
-        name: [{"value": float(v), "step": epoch + 1} for epoch, v in enumerate(values)]
-        for name, values in history.history.items()
+        name: [
+            {"value": entry[name], "step": entry["epoch"]}
+            for entry in result.history
+            if name in entry
+        ]
+        for name in names
     }
-    fixed_noise = keras.random.normal(
-        (params["grid_size"] ** 2, params["latent_dim"]), seed=params["seed"]
-    )
-    samples = keras.ops.convert_to_numpy(model.generator(fixed_noise, training=False))
-    grid = image_grid_figure(
-        samples,
-        params["grid_size"],
-        title=f"{params['model']} after {params['epochs']} epochs",
-    )
-    summary = {
-        "model": params["model"],
-        "epochs": params["epochs"],
-        "steps": steps,
-        "batch_size": batch,
-        "n_images": int(len(images)),
-        "seconds": round(seconds, 2),
-        "images_per_second": round(steps * batch / seconds, 1) if seconds else None,
-        "devices": devices,
-        "final": {k: float(v[-1]) for k, v in history.history.items()},
+    grids = {
+        f"epoch_{epoch:04d}": Image.fromarray(grid)
+        for epoch, grid in result.grids.items()
     }
-    finite = all(np.isfinite(v) for v in summary["final"].values())
-    if not finite:
-        raise FloatingPointError(f"training diverged: final losses {summary['final']}")
-    return model.generator, metrics, grid, summary
+    return result.model.generator, metrics, grids, result.summary
+
+
+def plot_training_samples(
+    generator, training_summary: dict[str, Any], params: dict[str, Any]
+):
+    """Grid of the saved generator's samples from fixed noise (a class per column)."""
+    import matplotlib.pyplot as plt
+
+    import imagegen.plots  # noqa: F401  (selects the headless backend)
+    from imagegen.models import latent_noise
+    from imagegen.serving import generate_images, generator_spec
+    from imagegen.training.callbacks import tile
+
+    latent_dim, n_classes = generator_spec(generator)
+    n = params["grid_size"] ** 2
+    samples = generate_images(generator, latent_noise(params["seed"], n, latent_dim))
+    columns = n_classes if 0 < n_classes <= 16 else params["grid_size"]
+    sheet = tile(samples, columns)
+    scale = 8 / max(sheet.shape[:2])
+    figure, ax = plt.subplots(
+        figsize=(sheet.shape[1] * scale, sheet.shape[0] * scale + 0.3)
+    )
+    ax.imshow(sheet, cmap="gray" if sheet.ndim == 2 else None, vmin=0, vmax=255)
+    ax.axis("off")
+    title = f"{training_summary['model']} after {training_summary['epochs']} epochs"
+    if n_classes:
+        title += ", one class per column"
+    ax.set_title(title, fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -14,10 +14,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "generator",
                     "training_metrics",
-                    "training_sample_grid",
+                    "training_epoch_samples",
                     "training_summary",
                 ],
                 name="train_model",
+            ),
+            Node(
+                nodes.plot_training_samples,
+                ["generator", "training_summary", "params:training"],
+                "training_sample_grid",
+                name="plot_training_samples",
             ),
         ],
         tags=["training"],

@@ -1,0 +1,217 @@
+"""What the four model families share: noise, optimisers, loss scaling, saving.
+
+The layers and losses use `keras.ops`, so they are backend-neutral. The
+`train_step`s take gradients with TensorFlow's `GradientTape` (Keras 3 has no
+backend-neutral gradient API for custom steps): TensorFlow is the training
+backend.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+
+def latent_noise(seed: int, n: int, latent_dim: int) -> np.ndarray:
+    """Noise for `n` images from `seed`: NumPy's PCG64, as `imagegen.serving` draws it."""
+    return (
+        np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+    )
+
+
+def upsampling_stages(image_size: int) -> tuple[int, int]:
+    """(start side, number of stride-2 stages) so that start * 2**stages == image_size."""
+    stages = 0
+    side = image_size
+    while side % 2 == 0 and side // 2 >= 4:
+        side //= 2
+        stages += 1
+    if stages == 0:
+        raise ValueError(f"image_size {image_size} must be a multiple of 8 (or 28)")
+    return side, stages
+
+
+def generator_trunk(
+    x, image_size: int, channels: int, filters: int, *, normalise: bool = True
+):
+    """Dense -> (side, side, width) -> stride-2 transposed convolutions -> tanh image.
+
+    At 28x28 with filters=64 this is the TensorFlow DCGAN tutorial's generator;
+    each doubling of the side adds one stage (64x64: 4x4x1024 -> ... -> 64x64,
+    the depth of Radford et al.'s DCGAN).
+    """
+    side, stages = upsampling_stages(image_size)
+    width = filters * 2**stages
+
+    def block(x):
+        if normalise:
+            x = layers.BatchNormalization()(x)
+        return layers.LeakyReLU()(x)
+
+    x = block(layers.Dense(side * side * width, use_bias=False)(x))
+    x = layers.Reshape((side, side, width))(x)
+    x = layers.Conv2DTranspose(
+        width // 2, 5, strides=1, padding="same", use_bias=False
+    )(x)
+    x = block(x)
+    for stage in range(stages - 1):
+        x = layers.Conv2DTranspose(
+            width // 2 ** (stage + 2), 5, strides=2, padding="same", use_bias=False
+        )(x)
+        x = block(x)
+    # float32 output: under mixed precision the images stay full precision.
+    return layers.Conv2DTranspose(
+        channels,
+        5,
+        strides=2,
+        padding="same",
+        use_bias=False,
+        activation="tanh",
+        dtype="float32",
+    )(x)
+
+
+def discriminator_trunk(x, image_size: int, filters: int, *, dropout: float = 0.3):
+    """Stride-2 5x5 convolutions, LeakyReLU (and dropout), flattened features."""
+    _, stages = upsampling_stages(image_size)
+    for stage in range(stages):
+        x = layers.Conv2D(filters * 2**stage, 5, strides=2, padding="same")(x)
+        x = layers.LeakyReLU()(x)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    return layers.Flatten()(x)
+
+
+def bce_logits(labels, logits):
+    """Mean binary cross-entropy on logits."""
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+
+
+class GenerativeModel(keras.Model):
+    """Base of the four families: `generator` maps noise (and label) to images.
+
+    Subclasses build `generator` (the decoder for the VAE) and whatever else
+    they train, list their loss trackers in `metric_names`, and say which
+    optimiser updates which weights in `optimizer_targets`.
+    """
+
+    family: ClassVar[str] = ""
+    conditional: ClassVar[bool] = False
+    metric_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        image_size: int = 28,
+        channels: int = 1,
+        latent_dim: int = 100,
+        seed: int = 0,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.image_size = image_size
+        self.channels = channels
+        self.latent_dim = latent_dim
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = [keras.metrics.Mean(name=name) for name in self.metric_names]
+
+    # --- what the training loop and the callbacks use ------------------------------
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self.trackers)
+
+    def optimizer_targets(self) -> dict[str, tuple[Any, list]]:
+        """{name: (optimizer, the weights it updates)}, in a fixed order."""
+        raise NotImplementedError
+
+    def build_optimizers(self) -> None:
+        """Create every optimiser slot now, so a checkpoint can be restored into them."""
+        for optimizer, variables in self.optimizer_targets().values():
+            optimizer.build(variables)
+
+    def images_per_step(self, batch_size: int) -> int:
+        """Real images one `train_step` consumes."""
+        return batch_size
+
+    def generate(self, noise, labels=None, training: bool = False):
+        """Images in [-1, 1] from noise (and class labels when conditional)."""
+        inputs = [noise, labels] if self.conditional else noise
+        return self.generator(inputs, training=training)
+
+    def call(self, inputs, training: bool = False):
+        return self.generator(inputs, training=training)
+
+    # --- pieces of the training steps ---------------------------------------------
+
+    def noise(self, batch):
+        """This replica's slice of the global batch's noise.
+
+        Every replica draws from the same mirrored seed state; slicing one draw
+        of global size keeps replicas apart and equals the one-device noise.
+        """
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context else 1
+        noise = keras.random.normal(
+            (batch * replicas, self.latent_dim), seed=self.seed_generator
+        )
+        if replicas == 1:
+            return noise
+        start = context.replica_id_in_sync_group * batch
+        return ops.slice(noise, [start, 0], [batch, self.latent_dim])
+
+    @staticmethod
+    def replica_scale(loss):
+        """Divide by the replica count: gradients are summed across replicas."""
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context else 1
+        return loss if replicas == 1 else loss / replicas
+
+    def update_trackers(self, **values) -> dict[str, Any]:
+        for tracker in self.trackers:
+            tracker.update_state(values[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.trackers}
+
+    # --- saving ---------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            image_size=self.image_size,
+            channels=self.channels,
+            latent_dim=self.latent_dim,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+
+def scaled_loss(optimizer, loss):
+    """The loss to differentiate: divided by the replicas, times the loss scale.
+
+    Call it inside the tape. `scale_loss` is the identity for plain
+    optimisers; a `LossScaleOptimizer` unscales the gradients again and skips
+    a step whose gradients are not finite.
+    """
+    return optimizer.scale_loss(GenerativeModel.replica_scale(loss))
+
+
+def apply_gradients(optimizer, tape, scaled, variables) -> None:
+    """Differentiate a `scaled_loss` and apply the gradients.
+
+    Embedding gradients come as IndexedSlices whose size depends on the
+    batch's labels; replicas cannot all-reduce those, so they are made dense
+    (the label tables are small).
+    """
+    grads = [
+        tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+        for g in tape.gradient(scaled, variables)
+    ]
+    optimizer.apply_gradients(zip(grads, variables, strict=True))
