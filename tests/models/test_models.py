@@ -6,9 +6,17 @@ import keras
 import numpy as np
 import pytest
 
-from imagegen.models import CGAN, DCGAN, MODEL_CLASSES, VAE, WGANGP, latent_noise
+from imagegen.models import (
+    CGAN,
+    DCGAN,
+    MODEL_CLASSES,
+    VAE,
+    WGANGP,
+    generate_images,
+    generator_spec,
+    latent_noise,
+)
 from imagegen.models.dcgan import build_discriminator, build_generator
-from imagegen.serving import generate_images, generator_spec
 
 TINY = {
     "dcgan": {"generator_filters": 4, "discriminator_filters": 4},

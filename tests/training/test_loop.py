@@ -8,8 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from imagegen.models import latent_noise
-from imagegen.serving import generate_images
+from imagegen.models import generate_images, latent_noise
 from imagegen.training.checkpoints import CheckpointMismatch, CheckpointStore
 from imagegen.training.loop import NonFiniteLossError, train
 from tests.training.digits import digits_training_set
@@ -124,13 +123,13 @@ def test_collapsed_samples_raise_a_warning(smoke_params, caplog):
         for weight in model.generator.layers[-1].weights:
             weight.assign(np.zeros(weight.shape, dtype="float32"))
 
-    # The smoke nets reach a diversity of about 0.03 in epoch 1: over 0.01.
+    # The smoke nets reach a diversity of about 0.03 in epoch 1: twice 0.01.
     params = smoke_params(epochs=3, collapse_threshold=0.01)
     with caplog.at_level(logging.WARNING, logger="imagegen.training.callbacks"):
         result = train(
             digits_training_set(), params, extra_callbacks=(AtStep(8, collapse),)
         )
-    assert result.history[0]["sample_diversity"] > 0.01
+    assert result.history[0]["sample_diversity"] > 0.02
     assert result.history[1]["sample_diversity"] == 0.0
     assert result.summary["collapse_warnings"] == [2, 3]
     assert "Possible mode collapse at epoch 2" in caplog.text

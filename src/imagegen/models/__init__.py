@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from imagegen.models.base import GenerativeModel, latent_noise
+from imagegen.models.base import (
+    GenerativeModel,
+    generate_images,
+    generator_spec,
+    latent_noise,
+)
 from imagegen.models.cgan import CGAN
 from imagegen.models.dcgan import DCGAN
 from imagegen.models.vae import VAE
@@ -22,5 +27,7 @@ __all__ = [
     "VAE",
     "WGANGP",
     "GenerativeModel",
+    "generate_images",
+    "generator_spec",
     "latent_noise",
 ]

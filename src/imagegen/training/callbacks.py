@@ -85,10 +85,11 @@ class EpochSamples(keras.callbacks.Callback):
     """Per epoch: the history entry, a grid from fixed noise, the diversity check.
 
     Diversity is the mean pairwise distance of the fixed-noise samples over
-    that of the same number of training images. Mode collapse makes samples
-    alike: a warning names each epoch under `collapse_threshold` once the run
-    has been above it (early epochs of a healthy GAN are blurry and alike
-    too), and the last epoch if it never got there.
+    that of the same number of training images (about 1 for a healthy
+    generator). Mode collapse makes samples alike: a warning names each epoch
+    under `collapse_threshold` once the run has reached twice the threshold
+    (the first epochs of a healthy GAN are blurry and alike too, and hover
+    around it), and the last epoch if it never got there.
     """
 
     def __init__(
@@ -135,7 +136,7 @@ class EpochSamples(keras.callbacks.Callback):
         self.state.grids[epoch + 1] = tile(samples, self.columns)
         self.peak = max(self.peak, diversity)
         if diversity < self.threshold and (
-            self.peak >= self.threshold or epoch + 1 == self.last_epoch
+            self.peak >= 2 * self.threshold or epoch + 1 == self.last_epoch
         ):
             self.state.collapse_epochs.append(epoch + 1)
             logger.warning(

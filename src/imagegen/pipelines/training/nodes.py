@@ -44,8 +44,7 @@ def plot_training_samples(
     import matplotlib.pyplot as plt
 
     import imagegen.plots  # noqa: F401  (selects the headless backend)
-    from imagegen.models import latent_noise
-    from imagegen.serving import generate_images, generator_spec
+    from imagegen.models import generate_images, generator_spec, latent_noise
     from imagegen.training.callbacks import tile
 
     latent_dim, n_classes = generator_spec(generator)
