@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 CONFIGS = {
     28: {"batch": 256, "widths": 64, "steps": 20, "warmup": 3},
-    64: {"batch": 64, "widths": 32, "steps": 10, "warmup": 2},
+    64: {"batch": 64, "widths": 32, "steps": 30, "warmup": 2},
 }
 NOISE_DIM = 100
 
@@ -175,7 +175,9 @@ def run_tutorial(images: np.ndarray, side: int, cfg: dict) -> dict:
 # --- the project -------------------------------------------------------------------
 
 
-def run_project(images: np.ndarray, side: int, cfg: dict, workdir: Path) -> dict:
+def run_project(
+    images: np.ndarray, side: int, cfg: dict, workdir: Path, jit: bool = False
+) -> dict:
     import keras
     import mlflow
     import yaml
@@ -206,6 +208,7 @@ def run_project(images: np.ndarray, side: int, cfg: dict, workdir: Path) -> dict
         seed=0,
         checkpoint_dir=str(workdir / "checkpoints"),
         progress_bar=False,
+        jit_compile=jit,
         dcgan={
             "generator_filters": cfg["widths"],
             "discriminator_filters": cfg["widths"],
@@ -225,7 +228,7 @@ def run_project(images: np.ndarray, side: int, cfg: dict, workdir: Path) -> dict
                 for h in result.history
                 if name in h
             ]
-            for name in result.history[0]
+            for name in (result.history[0] if result.history else {})
             if name != "epoch"
         }
         MlflowMetricsHistoryDataset(prefix="training").save(metrics)
@@ -255,6 +258,7 @@ def run_project(images: np.ndarray, side: int, cfg: dict, workdir: Path) -> dict
 
 
 def _rate(marks, cfg, extra_wall: float = 0.0, extra_cpu: float = 0.0) -> dict:
+    marks = marks[: cfg["warmup"] + cfg["steps"]]
     (t0, c0), (t1, c1) = marks[cfg["warmup"] - 1], marks[-1]
     n_images = (len(marks) - cfg["warmup"]) * cfg["batch"]
     wall, cpu = t1 - t0 + extra_wall, c1 - c0 + extra_cpu
@@ -270,6 +274,13 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, help="measured steps (default per size)")
+    parser.add_argument(
+        "--xla",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes at which to also run the project with jit_compile=true",
+    )
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks/results/train_throughput.json")
     )
@@ -296,8 +307,15 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 tutorial = run_tutorial(images, side, cfg)
                 project = run_project(images, side, cfg, Path(tmp))
+                xla = (
+                    run_project(images, side, cfg, Path(tmp), jit=True)
+                    if side in args.xla
+                    else None
+                )
             ratio = project["images_per_second"] / tutorial["images_per_second"]
             rounds.append({"tutorial": tutorial, "project": project, "ratio": ratio})
+            if xla:
+                rounds[-1]["project_xla"] = xla
             print(  # noqa: T201
                 f"{side}x{side} round {index + 1}: tutorial "
                 f"{tutorial['images_per_second']:.1f} img/s, project (MLflow on) "
@@ -323,6 +341,15 @@ def main() -> int:
                 3,
             ),
             "tracking_fraction_median": median("project", "tracking_fraction"),
+            **(
+                {
+                    "project_xla_images_per_second": median(
+                        "project_xla", "images_per_second"
+                    )
+                }
+                if side in args.xla
+                else {}
+            ),
             "rounds": rounds,
         }
         report["sizes"][str(side)] = summary

@@ -108,3 +108,18 @@ def test_each_stage_runs_alone_in_order(tmp_path):
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "lineage")}
     assert "lineage/training_manifest.csv" in artifacts
     assert "lineage/curation_decisions.csv" in artifacts
+
+
+def test_training_logs_epoch_grids_diversity_and_a_checkpoint(smoke_project, client):
+    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    grids = client.list_artifacts(version.run_id, "training/training_samples")
+    assert [a.path for a in grids] == ["training/training_samples/epoch_0001.png"]
+    diversity = client.get_metric_history(version.run_id, "training.sample_diversity")
+    assert [m.step for m in diversity] == [1]
+    summary = json.loads(
+        (smoke_project / "data/08_reporting/training_summary.json").read_text()
+    )
+    assert summary["devices"] and summary["jit_compile"] is False
+    assert summary["tracking_fraction"] < 0.5
+    checkpoint = smoke_project / "data/06_models/checkpoints/dcgan"
+    assert (checkpoint / f"ckpt-{summary['steps']:09d}.npz").exists()

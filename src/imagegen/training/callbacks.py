@@ -113,20 +113,24 @@ class EpochSamples(keras.callbacks.Callback):
         self.threshold = collapse_threshold
         self.columns = columns
 
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if self._sample is not None:
+            return
+        import tensorflow as tf
+
+        started = time.perf_counter()
+        # A traced function: calling the functional model eagerly costs more
+        # than drawing the samples. Traced here, before the first step.
+        self._sample = tf.function(lambda: self.model.generate(self.noise, self.labels))
+        self._sample()
+        self.state.tracking_seconds += time.perf_counter() - started
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         # Keras also ends an epoch that was stopped early: record whole ones only.
         if self.state.failure or self.state.step % self.state.steps_per_epoch:
             return
         started = time.perf_counter()
         entry = {k: float(v) for k, v in (logs or {}).items()}
-        if self._sample is None:
-            import tensorflow as tf
-
-            # Traced once: calling the functional model eagerly costs more than
-            # drawing the samples.
-            self._sample = tf.function(
-                lambda: self.model.generate(self.noise, self.labels)
-            )
         samples = keras.ops.convert_to_numpy(self._sample())
         diversity = (
             mean_pairwise_distance(samples) / self.reference if self.reference else 0.0
