@@ -54,3 +54,13 @@ def test_viz_build_shows_the_five_stages(project):
         "train",
         "__default__",
     } <= names
+    # Every stage and the audit nodes carry a tag to filter by.
+    tags = {t["id"] for t in main["tags"]}
+    assert {
+        "curation",
+        "preprocessing",
+        "training",
+        "evaluation",
+        "registration",
+        "audit",
+    } <= tags

@@ -7,14 +7,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from imagegen.models.cgan import build_conditional_generator
 from imagegen.models.dcgan import build_generator
 from imagegen.provenance.xmp import read_png_provenance
-from imagegen.serving import (
-    DIGITAL_SOURCE_TYPE,
-    GeneratorModel,
-    InvalidRequest,
-    latent_noise,
-)
+from imagegen.sampling import latent_noise
+from imagegen.serving import DIGITAL_SOURCE_TYPE, GeneratorModel, InvalidRequest
 
 
 @pytest.fixture
@@ -97,3 +94,20 @@ def test_truncation_and_temperature_shape_the_noise():
 
 def test_invalid_requests_are_http_400():
     assert InvalidRequest("x").get_http_status_code() == 400
+
+
+def test_conditional_model_needs_a_label_in_range():
+    keras.utils.set_random_seed(0)
+    wrapper = GeneratorModel()
+    wrapper.generator = build_conditional_generator(28, 1, 8, 10, 16, 4)
+    wrapper._configure({"max_n": 4})
+    assert wrapper.conditional and wrapper.n_classes == 10
+    with pytest.raises(InvalidRequest, match="give 'label'"):
+        wrapper.predict(None, pd.DataFrame([{"seed": 1, "n": 1}]))
+    with pytest.raises(InvalidRequest, match="between 0 and 9, got 10"):
+        wrapper.predict(None, pd.DataFrame([{"seed": 1, "n": 1, "label": 10}]))
+    three = wrapper.predict(None, pd.DataFrame([{"seed": 1, "n": 2, "label": 3}]))
+    seven = wrapper.predict(None, pd.DataFrame([{"seed": 1, "n": 2, "label": 7}]))
+    assert list(three["label"]) == [3, 3]
+    # Same noise, another class: the label reaches the generator.
+    assert _pixels(three) != _pixels(seven)

@@ -116,6 +116,8 @@ def test_training_logs_epoch_grids_diversity_and_a_checkpoint(smoke_project, cli
     assert [a.path for a in grids] == ["training/training_samples/epoch_0001.png"]
     diversity = client.get_metric_history(version.run_id, "training.sample_diversity")
     assert [m.step for m in diversity] == [1]
+    curves = {a.path for a in client.list_artifacts(version.run_id, "training")}
+    assert "training/training_curves.png" in curves
     summary = json.loads(
         (smoke_project / "data/08_reporting/training_summary.json").read_text()
     )

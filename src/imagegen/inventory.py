@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from tqdm import tqdm
 
 from imagegen.datasets.raw_folder import SOURCES_DIR, PathOutsideRawDir, RawFolder
 from imagegen.provenance import metadata as md
@@ -461,28 +462,37 @@ def inventory_folder(
     paths = folder.iter_works()
     head = list(islice(paths, 2 * chunk_size))
     rows: list[dict] = []
-    if workers <= 1 or len(head) < 2 * chunk_size:
-        for rel in chain(head, paths):
-            record = probe_file(folder, rel, settings)
-            rows.append({**record.as_row(), "deferred": record.deferred})
-    else:
-        # spawn: the Kedro process may hold TensorFlow threads that fork would copy.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            pending: deque = deque()
-            for chunk in _chunks(chain(head, paths), chunk_size):
-                future = pool.submit(_probe_chunk, str(folder.root), chunk, settings)
-                pending.append((chunk, future))
-                if len(pending) >= 4 * workers:
-                    rows.extend(_chunk_rows(*pending.popleft()))
-            while pending:
-                rows.extend(_chunk_rows(*pending.popleft()))
+    # The total is unknown while paths stream; disable=None hides the bar when
+    # stderr is not a terminal, so CI logs stay quiet.
+    progress = tqdm(desc="inventory", unit=" files", disable=None, leave=False)
+    with progress:
+        if workers <= 1 or len(head) < 2 * chunk_size:
+            for rel in chain(head, paths):
+                record = probe_file(folder, rel, settings)
+                rows.append({**record.as_row(), "deferred": record.deferred})
+                progress.update()
+        else:
+            # spawn: the Kedro process may hold TensorFlow threads that fork would copy.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                pending: deque = deque()
+                for chunk in _chunks(chain(head, paths), chunk_size):
+                    future = pool.submit(
+                        _probe_chunk, str(folder.root), chunk, settings
+                    )
+                    pending.append((chunk, future))
+                    if len(pending) >= 4 * workers:
+                        rows.extend(_chunk_rows(*pending.popleft(), progress))
+                while pending:
+                    rows.extend(_chunk_rows(*pending.popleft(), progress))
     return _resolve_links(folder, rows, settings)
 
 
-def _chunk_rows(chunk: list[str], future) -> list[dict]:
+def _chunk_rows(chunk: list[str], future, progress: tqdm) -> list[dict]:
     try:
-        return future.result()
+        rows = future.result()
+        progress.update(len(chunk))
+        return rows
     except BrokenProcessPool as exc:
         # A native decoder crash or the OOM killer: Python cannot catch either
         # inside the worker. Name the chunk so a serial run can find the file.

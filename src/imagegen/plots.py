@@ -86,3 +86,21 @@ def nearest_pairs_figure(pairs, title: str = ""):
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def training_curves_figure(history: list[dict[str, float]], title: str = ""):
+    """One panel per training metric over epochs (losses, scores, sample diversity)."""
+    names = sorted({k for entry in history for k in entry if k != "epoch"})
+    figure, axes = plt.subplots(
+        len(names) or 1, 1, figsize=(6, 1.8 * max(len(names), 1)), sharex=True
+    )
+    for ax, name in zip(np.ravel(axes), names, strict=False):
+        points = [(h["epoch"], h[name]) for h in history if name in h]
+        ax.plot(*zip(*points, strict=True), marker="." if len(points) < 30 else None)
+        ax.set_ylabel(name, fontsize=8)
+        ax.grid(alpha=0.3)
+    np.ravel(axes)[-1].set_xlabel("epoch")
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure

@@ -25,6 +25,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from imagegen.provenance.generation_ledger import record_images_in_background
 from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
+from imagegen.sampling import generate_images, generator_spec, latent_noise
 
 DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
 OUTPUT_COLUMNS = [
@@ -41,7 +42,6 @@ OUTPUT_COLUMNS = [
     "dataset_digest",
     "generated_at",
 ]
-MAX_TRUNCATION_REDRAWS = 100
 
 
 class InvalidRequest(MlflowException):
@@ -49,30 +49,6 @@ class InvalidRequest(MlflowException):
 
     def __init__(self, message: str):
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
-
-
-def latent_noise(
-    seed: int,
-    n: int,
-    latent_dim: int,
-    truncation: float | None = None,
-    temperature: float = 1.0,
-) -> np.ndarray:
-    """Noise for `n` images from `seed`: NumPy's PCG64, the same on every backend.
-
-    Truncation redraws values with |z| > truncation (the "truncation trick");
-    temperature scales the result.
-    """
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((n, latent_dim))
-    if truncation is not None:
-        for _ in range(MAX_TRUNCATION_REDRAWS):
-            outside = np.abs(noise) > truncation
-            if not outside.any():
-                break
-            noise[outside] = rng.standard_normal(int(outside.sum()))
-        noise = np.clip(noise, -truncation, truncation)
-    return (noise * temperature).astype(np.float32)
 
 
 def _optional(row: dict[str, Any], key: str) -> Any:
@@ -95,10 +71,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     def _configure(self, config: dict[str, Any]) -> None:
         self.config = config
-        inputs = self.generator.inputs
-        self.latent_dim = int(inputs[0].shape[-1])
-        self.conditional = len(inputs) > 1
-        self.n_classes = int(config.get("n_classes", 0))
+        self.latent_dim, self.n_classes = generator_spec(self.generator)
+        self.conditional = self.n_classes > 0
         self.max_n = int(config.get("max_n", 64))
 
     def _check(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +89,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             if label is None:
                 raise InvalidRequest("this model is class-conditional: give 'label'")
             label = int(label)
-            if self.n_classes and not 0 <= label < self.n_classes:
+            if not 0 <= label < self.n_classes:
                 raise InvalidRequest(
                     f"label must be between 0 and {self.n_classes - 1}, got {label}"
                 )
@@ -146,10 +120,10 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             request["truncation"],
             request["temperature"],
         )
-        if self.conditional:
-            labels = np.full((request["n"],), request["label"], dtype=np.int32)
-            return np.asarray(self.generator([noise, labels], training=False))
-        return np.asarray(self.generator(noise, training=False))
+        labels = (
+            np.full((request["n"],), request["label"]) if self.conditional else None
+        )
+        return generate_images(self.generator, noise, labels)
 
     def generate(self, model_input: pd.DataFrame) -> list[dict[str, Any]]:
         """One dict per image: PNG bytes (with XMP) and its provenance."""

@@ -1,6 +1,12 @@
+import contextlib
+import fcntl
 import logging
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 
 import pandas as pd
 import pytest
@@ -299,3 +305,36 @@ def test_gps_never_reaches_a_derived_file(corpus, curated, policy, tmp_path):
     assert b"Exif\x00\x00" not in data
     # The GPS JPEG's own bytes hold the block that the derived file lacks.
     assert b"Exif\x00\x00" in (root / "exif/gps.jpg").read_bytes()
+
+
+def test_inventory_progress_shows_on_a_terminal_and_stays_out_of_logs(
+    corpus, policy, capfd
+):
+    root, _ = corpus
+    nodes.inventory_works(RawFolder(root), {}, policy, {"workers": 1})
+    assert "inventory" not in capfd.readouterr().err  # not a terminal: no bar
+
+    script = (
+        "import sys, yaml; from imagegen.datasets.raw_folder import RawFolder; "
+        "from imagegen.pipelines.curation import nodes; "
+        "nodes.inventory_works(RawFolder(sys.argv[1]), {}, "
+        "yaml.safe_load(sys.argv[2]), {'workers': 1})"
+    )
+    leader, follower = pty.openpty()
+    # A terminal 100 columns wide (a fresh pty has 0, and tqdm fits the bar to it).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(root), yaml.safe_dump(policy)],
+        stderr=follower,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    os.close(follower)
+    shown = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    os.close(leader)
+    assert run.returncode == 0, shown.decode(errors="replace")[-2000:]
+    assert b"inventory" in shown and b"files" in shown

@@ -13,6 +13,7 @@ extractors are not comparable. Two exist:
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -82,7 +83,9 @@ def train_encoder(images: np.ndarray, params: dict[str, Any]):
 
 
 def extract_features(encoder, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.asarray(encoder.predict(images, batch_size=batch_size, verbose=0))
+    # Keras' bar on a terminal; nothing in logs (it would print a line per batch).
+    verbose = 1 if sys.stdout.isatty() and len(images) > 10 * batch_size else 0
+    return np.asarray(encoder.predict(images, batch_size=batch_size, verbose=verbose))
 
 
 def _weights_digest(arrays) -> str:

@@ -1,4 +1,4 @@
-"""What the four model families share: noise, optimisers, loss scaling, saving.
+"""What the four model families share: optimisers, loss scaling, saving.
 
 The layers and losses use `keras.ops`, so they are backend-neutral. The
 `train_step`s take gradients with TensorFlow's `GradientTape` (Keras 3 has no
@@ -11,42 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers, ops
-
-
-def latent_noise(seed: int, n: int, latent_dim: int) -> np.ndarray:
-    """Noise for `n` images from `seed`: NumPy's PCG64, as `imagegen.serving` draws it."""
-    return (
-        np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-    )
-
-
-def generator_spec(generator) -> tuple[int, int]:
-    """(latent_dim, n_classes) of a saved generator; n_classes is 0 when unconditional.
-
-    Unconditional generators take one input, noise (latent_dim,); the
-    class-conditional one (`cgan`) takes [noise, label] and embeds the label
-    in its `label_embedding` layer.
-    """
-    inputs = list(generator.inputs)
-    if len(inputs) == 1:
-        return int(inputs[0].shape[-1]), 0
-    return int(inputs[0].shape[-1]), int(
-        generator.get_layer("label_embedding").input_dim
-    )
-
-
-def generate_images(generator, noise: np.ndarray, labels=None) -> np.ndarray:
-    """Images in [-1, 1]; a conditional generator gets labels (cycled when None)."""
-    _, n_classes = generator_spec(generator)
-    if not n_classes:
-        return np.asarray(generator(noise, training=False))
-    if labels is None:
-        labels = np.arange(len(noise)) % n_classes
-    labels = np.asarray(labels, dtype=np.int32).reshape(len(noise))
-    return np.asarray(generator([noise, labels], training=False))
 
 
 def upsampling_stages(image_size: int) -> tuple[int, int]:

@@ -393,6 +393,7 @@ def _summary(
         "checkpoint_seconds": round(state.checkpoint_seconds, 3),
         "tracking_seconds": round(state.tracking_seconds, 3),
         "collapse_warnings": state.collapse_epochs,
+        "history": state.history,
         "final": {
             k: v
             for k, v in (state.history[-1] if state.history else {}).items()

@@ -52,13 +52,12 @@ def train_feature_encoder(training_set: dict[str, np.ndarray], params: dict[str,
 
 
 def sample_generator(generator, params: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Draw `n_samples` images from the generator with a fixed seed."""
-    import keras
+    """Draw `n_samples` images from the generator with a fixed seed (classes cycled)."""
+    from imagegen.sampling import generate_images, generator_spec, latent_noise
 
-    noise = keras.random.normal(
-        (params["n_samples"], generator.input_shape[-1]), seed=params["seed"]
-    )
-    images = keras.ops.convert_to_numpy(generator.predict(noise, verbose=0))
+    latent_dim, _ = generator_spec(generator)
+    noise = latent_noise(params["seed"], params["n_samples"], latent_dim)
+    images = generate_images(generator, noise)
     n = len(images)
     return {
         "images": images.astype(np.float32),

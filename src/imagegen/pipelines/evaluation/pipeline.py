@@ -51,6 +51,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["evaluation_features", "params:evaluation"],
                 "evaluation_copying",
                 name="measure_data_copying",
+                tags=["audit"],
             ),
             Node(
                 nodes.audit_memorisation,
@@ -64,6 +65,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 ["memorisation_table", "memorisation_summary"],
                 name="audit_memorisation",
+                tags=["audit"],
             ),
             Node(
                 nodes.summarise_evaluation,
@@ -95,6 +97,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 "memorisation_sheet",
                 name="plot_memorisation_sheet",
+                tags=["audit"],
             ),
             Node(
                 nodes.render_evaluation_report,

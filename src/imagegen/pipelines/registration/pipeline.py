@@ -35,6 +35,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 "model_audit",
                 name="record_model_lineage",
+                tags=["audit"],
             ),
         ],
         tags=["registration"],

@@ -64,3 +64,13 @@ def plot_training_samples(
     ax.set_title(title, fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def plot_training_curves(training_summary: dict[str, Any]):
+    """Losses, scores and sample diversity per epoch, one panel each."""
+    from imagegen.plots import training_curves_figure
+
+    return training_curves_figure(
+        training_summary.get("history", []),
+        f"{training_summary['model']}: metrics per epoch",
+    )

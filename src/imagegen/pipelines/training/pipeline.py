@@ -25,6 +25,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "training_sample_grid",
                 name="plot_training_samples",
             ),
+            Node(
+                nodes.plot_training_curves,
+                "training_summary",
+                "training_curves",
+                name="plot_training_curves",
+            ),
         ],
         tags=["training"],
     )
