@@ -11,8 +11,8 @@ alternating the two so that load from other processes hits both alike:
 - project: `imagegen.training.loop.train` with `training.model=dcgan` at the
   same sizes, i.e. what `kedro run --pipeline training` runs (Keras `fit`,
   NaN guard, per-epoch sample grid and diversity, checkpoints), inside an
-  MLflow run, then the per-epoch metrics and grids logged to that run with the
-  catalog's kedro-mlflow datasets. The logging time is added to the measured
+  MLflow run, then the per-epoch metrics and grids logged to that run as the
+  catalog logs them. The logging time is added to the measured
   window, so the project's figure includes MLflow tracking.
 
 Images per second are counted over `--steps` steps after `--warmup` steps
@@ -181,11 +181,11 @@ def run_project(
     import keras
     import mlflow
     import yaml
-    from kedro_mlflow.io.artifacts import MlflowArtifactDataset
-    from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
+    from kedro_datasets.partitions import PartitionedDataset
     from PIL import Image
 
     from imagegen.config import TrainingParams
+    from imagegen.tracking import MlflowMetricsDataset
     from imagegen.training.loop import train
 
     total = cfg["warmup"] + cfg["steps"]
@@ -231,17 +231,17 @@ def run_project(
             for name in (result.history[0] if result.history else {})
             if name != "epoch"
         }
-        MlflowMetricsHistoryDataset(prefix="training").save(metrics)
-        MlflowArtifactDataset(
-            dataset={
-                "type": "partitions.PartitionedDataset",
-                "path": str(workdir / "training_samples"),
-                "dataset": "pillow.ImageDataset",
-                "filename_suffix": ".png",
-                "overwrite": True,
-            },
-            artifact_path="training",
+        # As the catalog does: metrics through the project's dataset, the grids
+        # saved as PNGs and logged as one artifact folder (tracking.ArtifactHooks).
+        MlflowMetricsDataset(prefix="training").save(metrics)
+        grids = workdir / "training_samples"
+        PartitionedDataset(
+            path=str(grids),
+            dataset="pillow.ImageDataset",
+            filename_suffix=".png",
+            overwrite=True,
         ).save({f"epoch_{e:04d}": Image.fromarray(g) for e, g in result.grids.items()})
+        mlflow.log_artifacts(str(grids), "training/training_samples")
         logging_wall = time.perf_counter() - started[0]
         logging_cpu = cpu_seconds() - started[1]
     rate = _rate(marks, cfg, extra_wall=logging_wall, extra_cpu=logging_cpu)
