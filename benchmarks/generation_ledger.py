@@ -88,7 +88,12 @@ def lookup_times(entries: int, folder: Path) -> dict:
             batch = []
     ledger.append_many(batch)
     build_s = time.perf_counter() - started
-    pixels = (np.add.outer(np.arange(28), np.arange(28)) * 4 % 255).astype(np.uint8)
+    # A digit, as the default model draws them: pHash needs real structure (a
+    # synthetic wrap-around gradient re-encodes 22 bits away).
+    from sklearn.datasets import load_digits
+
+    digit = (load_digits().images[0] / 16 * 255).astype(np.uint8)
+    pixels = np.asarray(Image.fromarray(digit).resize((28, 28), Image.BILINEAR))
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     png = buffer.getvalue()
