@@ -24,7 +24,7 @@ def _pixels(frame: pd.DataFrame) -> np.ndarray:
 
 
 @pytest.mark.parametrize("family", ["cgan", "vae"])
-def test_family_trains_evaluates_registers_and_serves(tmp_path, family):
+def test_family_trains_evaluates_registers_and_serves(tmp_path, family, monkeypatch):
     import mlflow
 
     project = copy_project(tmp_path / "project")
@@ -44,8 +44,8 @@ def test_family_trains_evaluates_registers_and_serves(tmp_path, family):
     version = client.get_model_version_by_alias(f"imagegen-{family}", "candidate")
     assert version.tags["extractor"]  # evaluated on the family's own samples
 
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    # Through the environment (restored after the test), not mlflow's global setters.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     model = mlflow.pyfunc.load_model(f"models:/imagegen-{family}@candidate")
     if family == "cgan":
         three = model.predict(pd.DataFrame([{"seed": 1, "n": 2, "label": 3}]))
