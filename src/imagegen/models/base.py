@@ -207,3 +207,57 @@ def apply_gradients(optimizer, tape, scaled, variables) -> None:
         for g in tape.gradient(scaled, variables)
     ]
     optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+
+class AdversarialModel(GenerativeModel):
+    """A generator and a discriminator with one Adam each (DCGAN, CGAN).
+
+    `adversarial_step` is the TF DCGAN tutorial's step: one batch of noise,
+    both non-saturating losses from the same forward pass, two tapes.
+    Subclasses build `generator` and `discriminator` and say what each
+    network takes.
+    """
+
+    metric_names = ("d_loss", "g_loss", "d_real_score")
+
+    def compile(
+        self,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().compile(**kwargs)
+        # Defaults only so that a reloaded .keras model compiles; training
+        # passes both (Radford et al.'s Adam settings).
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+    def optimizer_targets(self) -> dict[str, tuple[Any, list]]:
+        return {
+            "discriminator": (self.d_optimizer, self.discriminator.trainable_weights),
+            "generator": (self.g_optimizer, self.generator.trainable_weights),
+        }
+
+    def adversarial_step(self, generator_input, real_input, fake_input):
+        """Update both networks once; `fake_input(images)` is what D sees of fakes."""
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake_images = self.generator(generator_input, training=True)
+            real_logits = self.discriminator(real_input, training=True)
+            fake_logits = self.discriminator(fake_input(fake_images), training=True)
+            g_loss = bce_logits(ops.ones_like(fake_logits), fake_logits)
+            d_loss = bce_logits(ops.ones_like(real_logits), real_logits) + bce_logits(
+                ops.zeros_like(fake_logits), fake_logits
+            )
+            g_scaled = scaled_loss(self.g_optimizer, g_loss)
+            d_scaled = scaled_loss(self.d_optimizer, d_loss)
+        apply_gradients(
+            self.g_optimizer, g_tape, g_scaled, self.generator.trainable_weights
+        )
+        apply_gradients(
+            self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_weights
+        )
+        return self.update_trackers(
+            d_loss=d_loss,
+            g_loss=g_loss,
+            d_real_score=ops.mean(ops.sigmoid(real_logits)),
+        )

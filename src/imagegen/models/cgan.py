@@ -11,16 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
 from imagegen.models.base import (
-    GenerativeModel,
-    apply_gradients,
-    bce_logits,
+    AdversarialModel,
     discriminator_trunk,
     generator_trunk,
-    scaled_loss,
 )
 
 
@@ -62,12 +58,11 @@ def build_conditional_discriminator(
 
 
 @keras.saving.register_keras_serializable(package="imagegen")
-class CGAN(GenerativeModel):
+class CGAN(AdversarialModel):
     """DCGAN step on (images, labels); fakes get the labels of the real batch."""
 
     family = "cgan"
     conditional = True
-    metric_names = ("d_loss", "g_loss", "d_real_score")
 
     def __init__(
         self,
@@ -101,45 +96,11 @@ class CGAN(GenerativeModel):
         )
         self.built = True  # all sub-networks are built functional models
 
-    def compile(
-        self,
-        d_optimizer: keras.optimizers.Optimizer | None = None,
-        g_optimizer: keras.optimizers.Optimizer | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-
-    def optimizer_targets(self) -> dict[str, tuple[Any, list]]:
-        return {
-            "discriminator": (self.d_optimizer, self.discriminator.trainable_weights),
-            "generator": (self.g_optimizer, self.generator.trainable_weights),
-        }
-
     def train_step(self, data):
         real_images, labels = data
         noise = self.noise(ops.shape(real_images)[0])
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake_images = self.generator([noise, labels], training=True)
-            real_logits = self.discriminator([real_images, labels], training=True)
-            fake_logits = self.discriminator([fake_images, labels], training=True)
-            g_loss = bce_logits(ops.ones_like(fake_logits), fake_logits)
-            d_loss = bce_logits(ops.ones_like(real_logits), real_logits) + bce_logits(
-                ops.zeros_like(fake_logits), fake_logits
-            )
-            g_scaled = scaled_loss(self.g_optimizer, g_loss)
-            d_scaled = scaled_loss(self.d_optimizer, d_loss)
-        apply_gradients(
-            self.g_optimizer, g_tape, g_scaled, self.generator.trainable_weights
-        )
-        apply_gradients(
-            self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_weights
-        )
-        return self.update_trackers(
-            d_loss=d_loss,
-            g_loss=g_loss,
-            d_real_score=ops.mean(ops.sigmoid(real_logits)),
+        return self.adversarial_step(
+            [noise, labels], [real_images, labels], lambda fake: [fake, labels]
         )
 
     def get_config(self) -> dict[str, Any]:
