@@ -28,8 +28,8 @@ from imagegen.plots import image_grid_figure, nearest_pairs_figure
 
 logger = logging.getLogger(__name__)
 
-# Numbers of evaluation_metrics.json that also go to MLflow (prefix `evaluation.`).
-MLFLOW_METRICS = (
+# The measured numbers of evaluation_metrics.json, as the report lists them.
+MEASURES = (
     "fid",
     "fid_train_vs_holdout",
     "kid",
@@ -42,8 +42,9 @@ MLFLOW_METRICS = (
     "ct_score",
     "memorised_fraction",
     "memorised_fraction_feature",
-    "n_samples",
 )
+# Those that also go to MLflow (prefix `evaluation.`).
+MLFLOW_METRICS = (*MEASURES, "n_samples")
 
 
 def train_feature_encoder(training_set: dict[str, np.ndarray], params: dict[str, Any]):
@@ -364,21 +365,9 @@ def render_evaluation_report(
     report: dict[str, Any], memorisation_table: pd.DataFrame, params: dict[str, Any]
 ) -> str:
     """A self-contained HTML page of the numbers, gates and closest pairs."""
-    names = (
-        "fid",
-        "fid_train_vs_holdout",
-        "kid",
-        "kid_std",
-        "kid_train_vs_holdout",
-        "precision",
-        "recall",
-        "density",
-        "coverage",
-        "ct_score",
-        "memorised_fraction",
-        "memorised_fraction_feature",
+    metrics = pd.DataFrame(
+        {"metric": MEASURES, "value": [report.get(n) for n in MEASURES]}
     )
-    metrics = pd.DataFrame({"metric": names, "value": [report.get(n) for n in names]})
     gates = pd.DataFrame(
         [
             {"gate": g, "metric": v["metric"], "value": v["value"], "limit": v["limit"]}
