@@ -1,7 +1,7 @@
 """DCGAN training throughput: the project's training loop against the TF tutorial's step.
 
 In one process, on the same data (scikit-learn's digits resized to the side),
-alternating the two so that load from other processes hits both alike:
+alternating them so that load from other processes hits all alike:
 
 - tutorial: an independent plain-TensorFlow reimplementation of the TF DCGAN
   tutorial (https://www.tensorflow.org/tutorials/generative/dcgan): its
@@ -13,7 +13,10 @@ alternating the two so that load from other processes hits both alike:
   NaN guard, per-epoch sample grid and diversity, checkpoints), inside an
   MLflow run, then the per-epoch metrics and grids logged to that run as the
   catalog logs them. The logging time is added to the measured
-  window, so the project's figure includes MLflow tracking.
+  window, so the project's figure includes MLflow tracking;
+- project, Keras' kernels: the same, with the convolutions traced inside
+  `imagegen.models.convolutions.keras_kernels()`, so that the share of the
+  difference due to the project's forward-kernel convolutions shows.
 
 Images per second are counted over `--steps` steps after `--warmup` steps
 (tracing, first-step allocations), per round; the figures are medians over
@@ -176,8 +179,15 @@ def run_tutorial(images: np.ndarray, side: int, cfg: dict) -> dict:
 
 
 def run_project(
-    images: np.ndarray, side: int, cfg: dict, workdir: Path, jit: bool = False
+    images: np.ndarray,
+    side: int,
+    cfg: dict,
+    workdir: Path,
+    jit: bool = False,
+    keras_kernels: bool = False,
 ) -> dict:
+    import contextlib
+
     import keras
     import mlflow
     import yaml
@@ -185,6 +195,7 @@ def run_project(
     from PIL import Image
 
     from imagegen.config import TrainingParams
+    from imagegen.models import convolutions
     from imagegen.tracking import MlflowMetricsDataset
     from imagegen.training.loop import train
 
@@ -219,7 +230,10 @@ def run_project(
     params = TrainingParams.model_validate(base)
 
     mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
-    with mlflow.start_run():
+    kernels = (
+        convolutions.keras_kernels() if keras_kernels else contextlib.nullcontext()
+    )
+    with mlflow.start_run(), kernels:
         result = train({"images": images}, params, extra_callbacks=(Marks(),))
         started = time.perf_counter(), cpu_seconds()
         metrics = {
@@ -307,20 +321,32 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 tutorial = run_tutorial(images, side, cfg)
                 project = run_project(images, side, cfg, Path(tmp))
+                stock = run_project(images, side, cfg, Path(tmp), keras_kernels=True)
                 xla = (
                     run_project(images, side, cfg, Path(tmp), jit=True)
                     if side in args.xla
                     else None
                 )
             ratio = project["images_per_second"] / tutorial["images_per_second"]
-            rounds.append({"tutorial": tutorial, "project": project, "ratio": ratio})
+            stock_ratio = stock["images_per_second"] / tutorial["images_per_second"]
+            rounds.append(
+                {
+                    "tutorial": tutorial,
+                    "project": project,
+                    "project_keras_kernels": stock,
+                    "ratio": ratio,
+                    "keras_kernels_ratio": stock_ratio,
+                }
+            )
             if xla:
                 rounds[-1]["project_xla"] = xla
             print(  # noqa: T201
                 f"{side}x{side} round {index + 1}: tutorial "
                 f"{tutorial['images_per_second']:.1f} img/s, project (MLflow on) "
                 f"{project['images_per_second']:.1f} img/s, ratio {ratio:.2f}, "
-                f"tracking {100 * project['tracking_fraction']:.2f}% of wall time",
+                f"tracking {100 * project['tracking_fraction']:.2f}% of wall time; "
+                f"with Keras' kernels {stock['images_per_second']:.1f} img/s, "
+                f"ratio {stock_ratio:.2f}",
                 flush=True,
             )
 
@@ -332,6 +358,12 @@ def main() -> int:
             "tutorial_images_per_second": median("tutorial", "images_per_second"),
             "project_images_per_second": median("project", "images_per_second"),
             "ratio_median": round(statistics.median(r["ratio"] for r in rounds), 3),
+            "project_keras_kernels_images_per_second": median(
+                "project_keras_kernels", "images_per_second"
+            ),
+            "keras_kernels_ratio_median": round(
+                statistics.median(r["keras_kernels_ratio"] for r in rounds), 3
+            ),
             "cpu_ratio_median": round(
                 statistics.median(
                     r["tutorial"]["cpu_seconds_per_image"]
@@ -358,7 +390,9 @@ def main() -> int:
             f"img/s, project {summary['project_images_per_second']:.1f} img/s, "
             f"ratio {summary['ratio_median']:.2f} (CPU-time ratio "
             f"{summary['cpu_ratio_median']:.2f}), tracking "
-            f"{100 * summary['tracking_fraction_median']:.2f}% of wall time"
+            f"{100 * summary['tracking_fraction_median']:.2f}% of wall time; with "
+            f"Keras' kernels {summary['project_keras_kernels_images_per_second']:.1f} "
+            f"img/s, ratio {summary['keras_kernels_ratio_median']:.2f}"
         )
     report["machine"]["load_average_at_end"] = os.getloadavg()
     out = Path(args.out)

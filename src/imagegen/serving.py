@@ -64,6 +64,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         import keras
 
+        import imagegen.models  # noqa: F401  (registers the generator's layers)
+
         self.generator = keras.saving.load_model(
             context.artifacts["generator"], compile=False
         )

@@ -14,6 +14,8 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from imagegen.models.convolutions import Conv2D, Conv2DTranspose
+
 
 def upsampling_stages(image_size: int) -> tuple[int, int]:
     """(start side, number of stride-2 stages) so that start * 2**stages == image_size."""
@@ -46,17 +48,15 @@ def generator_trunk(
 
     x = block(layers.Dense(side * side * width, use_bias=False)(x))
     x = layers.Reshape((side, side, width))(x)
-    x = layers.Conv2DTranspose(
-        width // 2, 5, strides=1, padding="same", use_bias=False
-    )(x)
+    x = Conv2DTranspose(width // 2, 5, strides=1, padding="same", use_bias=False)(x)
     x = block(x)
     for stage in range(stages - 1):
-        x = layers.Conv2DTranspose(
+        x = Conv2DTranspose(
             width // 2 ** (stage + 2), 5, strides=2, padding="same", use_bias=False
         )(x)
         x = block(x)
     # float32 output: under mixed precision the images stay full precision.
-    return layers.Conv2DTranspose(
+    return Conv2DTranspose(
         channels,
         5,
         strides=2,
@@ -71,7 +71,7 @@ def discriminator_trunk(x, image_size: int, filters: int, *, dropout: float = 0.
     """Stride-2 5x5 convolutions, LeakyReLU (and dropout), flattened features."""
     _, stages = upsampling_stages(image_size)
     for stage in range(stages):
-        x = layers.Conv2D(filters * 2**stage, 5, strides=2, padding="same")(x)
+        x = Conv2D(filters * 2**stage, 5, strides=2, padding="same")(x)
         x = layers.LeakyReLU()(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
