@@ -1,8 +1,8 @@
 """Per-layer time of the DCGAN's convolutions: Keras' kernels against the project's.
 
 For every convolution of the project's DCGAN generator and discriminator (at
-the tutorial's 28x28, batch 256, widths 64, and at 64x64, batch 64, widths
-32), one training pass of that layer alone: forward, then the gradients with
+the tutorial's 28x28, batch 256, widths 64; at the default run's 28x28, batch
+64, widths 32; at 64x64, batch 64, widths 32), one training pass of that layer alone: forward, then the gradients with
 respect to its input and its kernel, as the training step takes them. Each
 layer runs as `keras.layers.Conv2D[Transpose]` and as
 `imagegen.models.convolutions`' layer with the same weights, alternating,
@@ -28,7 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CONFIGS = {28: {"batch": 256, "widths": 64}, 64: {"batch": 64, "widths": 32}}
+CONFIGS = {
+    "tutorial 28x28": {"side": 28, "batch": 256, "widths": 64},
+    "default 28x28": {"side": 28, "batch": 64, "widths": 32},
+    "deeper 64x64": {"side": 64, "batch": 64, "widths": 32},
+}
 
 
 def layer_shapes(side: int, widths: int):
@@ -78,13 +82,12 @@ def main() -> int:
             "tensorflow": tf.__version__,
             "load_average_at_start": os.getloadavg(),
         },
-        "sizes": {},
+        "configs": {},
     }
-    for side, cfg in CONFIGS.items():
+    for config_name, cfg in CONFIGS.items():
         rows = []
-        for name, transposed, shape, filters, stride in layer_shapes(
-            side, cfg["widths"]
-        ):
+        shapes = layer_shapes(cfg["side"], cfg["widths"])
+        for name, transposed, shape, filters, stride in shapes:
             kwargs = {
                 "filters": filters,
                 "kernel_size": 5,
@@ -136,7 +139,7 @@ def main() -> int:
                 }
             )
             print(  # noqa: T201
-                f"{side}x{side} {name:16s} {rows[-1]['op']:15s} in {tuple(rows[-1]['input'])}"
+                f"{config_name} {name:16s} {rows[-1]['op']:15s} in {tuple(rows[-1]['input'])}"
                 f" -> {filters:4d}: Keras {keras_ms:7.1f} ms, project {project_ms:7.1f} ms,"
                 f" x{rows[-1]['speedup']:.2f}",
                 flush=True,
@@ -144,9 +147,13 @@ def main() -> int:
         totals = {
             k: round(sum(r[k] for r in rows), 1) for k in ("keras_ms", "project_ms")
         }
-        report["sizes"][str(side)] = {"config": cfg, "layers": rows, "totals": totals}
+        report["configs"][config_name] = {
+            "config": cfg,
+            "layers": rows,
+            "totals": totals,
+        }
         print(  # noqa: T201
-            f"{side}x{side} all layers: Keras {totals['keras_ms']} ms, project "
+            f"{config_name} all layers: Keras {totals['keras_ms']} ms, project "
             f"{totals['project_ms']} ms, x{totals['keras_ms'] / totals['project_ms']:.2f}"
         )
     report["machine"]["load_average_at_end"] = os.getloadavg()

@@ -34,56 +34,65 @@ def _value_and_grads(layer, x):
     return [loss, *tape.gradient(loss, [x, *layer.trainable_variables])]
 
 
+# Channels at MIN_CHANNELS or more, so that the project's layers take their
+# forward-kernel path (asserted below); small images keep the test quick.
 CASES = [
     # (project layer, Keras layer, input shape, kwargs)
     (
         convolutions.Conv2DTranspose,
         keras.layers.Conv2DTranspose,
-        (3, 7, 7, 32),
-        {"filters": 16, "kernel_size": 5, "strides": 1, "use_bias": False},
+        (3, 5, 5, 32),
+        {"filters": 64, "kernel_size": 5, "strides": 1, "use_bias": False},
     ),
     (
         convolutions.Conv2DTranspose,
         keras.layers.Conv2DTranspose,
-        (3, 7, 7, 24),
-        {"filters": 16, "kernel_size": 5, "strides": 2, "activation": "tanh"},
+        (3, 5, 5, 24),
+        {"filters": 64, "kernel_size": 5, "strides": 2, "activation": "tanh"},
     ),
     (
         convolutions.Conv2DTranspose,
         keras.layers.Conv2DTranspose,
         (3, 4, 4, 16),
-        {"filters": 32, "kernel_size": 4, "strides": 2},
+        {"filters": 64, "kernel_size": 4, "strides": 2},
     ),  # even kernel: padded window
     (
         convolutions.Conv2DTranspose,
         keras.layers.Conv2DTranspose,
-        (3, 5, 5, 8),
-        {"filters": 16, "kernel_size": 3, "strides": 3},
+        (3, 3, 3, 8),
+        {"filters": 64, "kernel_size": 3, "strides": 3},
     ),
     (
         convolutions.Conv2D,
         keras.layers.Conv2D,
-        (3, 14, 14, 16),
+        (3, 10, 10, 64),
         {"filters": 8, "kernel_size": 5, "strides": 2},
     ),
     (
         convolutions.Conv2D,
         keras.layers.Conv2D,
-        (3, 16, 16, 32),
+        (3, 8, 8, 64),
         {"filters": 8, "kernel_size": 4, "strides": 2, "use_bias": False},
     ),
     (
         convolutions.Conv2D,
         keras.layers.Conv2D,
-        (3, 9, 9, 16),
+        (3, 6, 6, 64),
         {"filters": 8, "kernel_size": 3, "strides": 1},
     ),
 ]
 
 
+def _takes_forward_path(layer, shape) -> bool:
+    transposed = isinstance(layer, keras.layers.Conv2DTranspose)
+    channels = layer.filters if transposed else shape[-1]
+    return convolutions._eligible(layer, channels, () if transposed else shape[1:3])
+
+
 @pytest.mark.parametrize(("ours_cls", "keras_cls", "shape", "kwargs"), CASES)
 def test_values_and_gradients_match_keras(ours_cls, keras_cls, shape, kwargs):
     ours, theirs = _pair(ours_cls, keras_cls, shape, padding="same", **kwargs)
+    assert _takes_forward_path(ours, shape)
     x = tf.constant(RNG.normal(size=shape).astype("float32"))
     for mine, reference in zip(
         _value_and_grads(ours, x), _value_and_grads(theirs, x), strict=True
@@ -94,7 +103,7 @@ def test_values_and_gradients_match_keras(ours_cls, keras_cls, shape, kwargs):
 
 def test_second_order_gradients_match_keras():
     """WGAN-GP differentiates the input gradient again."""
-    shape = (4, 16, 16, 16)
+    shape = (4, 8, 8, 64)
     ours, theirs = _pair(
         convolutions.Conv2D,
         keras.layers.Conv2D,
@@ -104,6 +113,7 @@ def test_second_order_gradients_match_keras():
         strides=2,
         padding="same",
     )
+    assert _takes_forward_path(ours, shape)
     x = tf.constant(RNG.normal(size=shape).astype("float32"))
     results = []
     for layer in (ours, theirs):
@@ -140,7 +150,7 @@ def test_dcgan_step_runs_forward_kernels_on_cpu():
     with convolutions.keras_kernels():
         assert _backward_data_ops(step, noise) == 5
     # Ours: only the 1-channel image layer forward and the 1-channel
-    # discriminator input's gradient, under MIN_CHANNELS, stay on Keras' kernels.
+    # discriminator input's gradient, under MIN_CHANNELS, keep Keras' kernels.
     assert _backward_data_ops(step, noise) == 2
 
 
@@ -148,14 +158,14 @@ def test_mixed_precision_runs_forward_kernels():
     policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     try:
-        layer = convolutions.Conv2DTranspose(16, 5, strides=2, padding="same")
+        layer = convolutions.Conv2DTranspose(64, 5, strides=2, padding="same")
         x = tf.constant(RNG.normal(size=(2, 4, 4, 16)).astype("float32"))
         y = layer(x)
     finally:
         keras.mixed_precision.set_dtype_policy(policy)
     assert y.dtype == tf.float16
     reference = (
-        tf.nn.conv2d_transpose(x, layer.kernel.value, (2, 8, 8, 16), 2, "SAME")
+        tf.nn.conv2d_transpose(x, layer.kernel.value, (2, 8, 8, 64), 2, "SAME")
         + layer.bias.value
     )
     np.testing.assert_allclose(np.asarray(y, "float32"), reference, atol=2e-2)
