@@ -118,6 +118,19 @@ def transposed_conv(x, kernel, stride: int):
     return y if stride == 1 else tf.nn.depth_to_space(y, stride)
 
 
+def _kernel_gradient(inputs, out_backprop, kernel, stride: int):
+    """TensorFlow's kernel gradient of conv2d(inputs, kernel) given out_backprop."""
+    import tensorflow as tf
+
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=inputs,
+        filter_sizes=tf.shape(kernel),
+        out_backprop=out_backprop,
+        strides=[1, stride, stride, 1],
+        padding="SAME",
+    )
+
+
 def _transpose_forward(x, kernel, stride: int):
     """Conv2DTranspose's op, with TensorFlow's gradients for it."""
     import tensorflow as tf
@@ -125,15 +138,10 @@ def _transpose_forward(x, kernel, stride: int):
     @tf.custom_gradient
     def op(x, kernel):
         def grad(dy):
+            # A transposed convolution is conv2d's input gradient, so its
+            # own kernel gradient is conv2d's with the roles of x and dy swapped.
             dx = tf.nn.conv2d(dy, kernel, stride, "SAME")
-            dk = tf.raw_ops.Conv2DBackpropFilter(
-                input=dy,
-                filter_sizes=tf.shape(kernel),
-                out_backprop=x,
-                strides=[1, stride, stride, 1],
-                padding="SAME",
-            )
-            return dx, dk
+            return dx, _kernel_gradient(dy, x, kernel, stride)
 
         return transposed_conv(x, kernel, stride), grad
 
@@ -148,14 +156,7 @@ def _conv_forward(x, kernel, stride: int):
     def op(x, kernel):
         def grad(dy):
             dx = transposed_conv(dy, kernel, stride)
-            dk = tf.raw_ops.Conv2DBackpropFilter(
-                input=x,
-                filter_sizes=tf.shape(kernel),
-                out_backprop=dy,
-                strides=[1, stride, stride, 1],
-                padding="SAME",
-            )
-            return dx, dk
+            return dx, _kernel_gradient(x, dy, kernel, stride)
 
         return tf.nn.conv2d(x, kernel, stride, "SAME"), grad
 
