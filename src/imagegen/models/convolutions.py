@@ -1,4 +1,4 @@
-"""Keras' Conv2D and Conv2DTranspose, with every transposed convolution run forward.
+"""Keras' Conv2D and Conv2DTranspose, with transposed convolutions run forward.
 
 A transposed convolution (the generator's upsampling, and a convolution's
 gradient with respect to its input) runs on TensorFlow's CPU build as
@@ -84,12 +84,11 @@ def _phase_table(kernel: int, stride: int) -> tuple[np.ndarray, int, int]:
     return table, -low, high
 
 
-def _subpixel_kernel(kernel, stride: int):
+def _subpixel_kernel(kernel, table: np.ndarray, stride: int):
     """A (k, k, out, in) transposed-convolution kernel as (n, n, in, s*s*out)."""
     import tensorflow as tf
 
     size, _, out, inp = kernel.shape
-    table, _, _ = _phase_table(size, stride)
     window = table.shape[0]
     taps = table.reshape(-1)
     padded = tf.pad(kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])  # tap `size` is 0
@@ -108,8 +107,8 @@ def transposed_conv(x, kernel, stride: int):
     """conv2d_transpose(x, kernel, 'same', stride) via a forward convolution."""
     import tensorflow as tf
 
-    _, before, after = _phase_table(int(kernel.shape[0]), stride)
-    weights = _subpixel_kernel(kernel, stride)
+    table, before, after = _phase_table(int(kernel.shape[0]), stride)
+    weights = _subpixel_kernel(kernel, table, stride)
     if before == after:
         y = tf.nn.conv2d(x, weights, 1, "SAME")
     else:
