@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from imagegen.rights.policy import Policy
 
@@ -73,7 +80,13 @@ class DCGANParams(_Strict):
     generator_filters: int = Field(gt=0)
     discriminator_filters: int = Field(gt=0)
     learning_rate: float = Field(gt=0)
+    # null: the generator's learning rate (two-time-scale when different).
+    discriminator_learning_rate: float | None = Field(default=None, gt=0)
     beta_1: float = Field(ge=0, lt=1)
+    architecture: Literal["dcgan", "resize"] = "dcgan"
+    loss: Literal["bce", "hinge"] = "bce"
+    dropout: float = Field(default=0.3, ge=0, lt=1)
+    spectral_norm: bool = False
 
 
 class CGANParams(DCGANParams):
@@ -86,8 +99,32 @@ class WGANGPParams(_Strict):
     n_critic: int = Field(ge=1, le=20)
     gp_weight: float = Field(ge=0)
     learning_rate: float = Field(gt=0)
+    discriminator_learning_rate: float | None = Field(default=None, gt=0)
     beta_1: float = Field(ge=0, lt=1)
     beta_2: float = Field(ge=0, lt=1)
+    architecture: Literal["dcgan", "resize"] = "dcgan"
+
+
+class DiffAugmentParams(_Strict):
+    ops: list[Literal["colour", "translation", "cutout"]] = Field(min_length=1)
+    translation: float = Field(default=0.125, ge=0, le=0.5)
+    cutout: float = Field(default=0.5, gt=0, le=1)
+
+
+class ADAParams(_Strict):
+    ops: list[
+        Literal["xflip", "rotate90", "translation", "scale", "colour", "cutout"]
+    ] = Field(min_length=1)
+    translation: float = Field(default=0.125, ge=0, le=0.5)
+    cutout: float = Field(default=0.5, gt=0, le=1)
+    target: float = Field(default=0.6, gt=0, lt=1)
+    speed_images: int = Field(default=50_000, gt=0)
+    p_max: float = Field(default=0.8, gt=0, le=1)
+
+
+class AugmentationParams(_Strict):
+    diffaugment: DiffAugmentParams
+    ada: ADAParams
 
 
 class VAEParams(_Strict):
@@ -117,7 +154,29 @@ class TrainingParams(_Strict):
     checkpoints_to_keep: int = Field(ge=1)
     resume: bool
     collapse_threshold: float = Field(ge=0, lt=1)
+    on_collapse: Literal["warn", "stop"] = "warn"
+    collapse_check_every_n_steps: int = Field(default=0, ge=0)
     progress_bar: bool
+    augment: Literal["none", "diffaugment", "ada"] = "none"
+    augmentation: AugmentationParams | None = None
+    ema_decay: float = Field(default=0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _augmentation_given(self) -> TrainingParams:
+        if self.augment != "none" and self.augmentation is None:
+            raise ValueError(
+                f"training.augment = {self.augment} needs the training.augmentation "
+                "block (diffaugment, ada)"
+            )
+        return self
+
+    def augment_config(self) -> dict[str, Any]:
+        """Keyword arguments of `imagegen.models.augment.Augmenter`."""
+        if self.augment == "none":
+            return {"mode": "none"}
+        policy = getattr(self.augmentation, self.augment).model_dump()
+        policy["ops_"] = policy.pop("ops")
+        return {"mode": self.augment, **policy}
 
 
 class EvaluationParams(_Strict):

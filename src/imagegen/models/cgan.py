@@ -27,18 +27,26 @@ def build_conditional_generator(
     n_classes: int,
     filters: int,
     embedding_dim: int,
+    architecture: str = "dcgan",
 ) -> keras.Model:
     """[noise (latent_dim,), label ()] -> image in [-1, 1]."""
     noise = keras.Input((latent_dim,), name="noise")
     label = keras.Input((), dtype="int32", name="label")
     embedded = layers.Embedding(n_classes, embedding_dim, name="label_embedding")(label)
     x = layers.Concatenate()([noise, embedded])
-    outputs = generator_trunk(x, image_size, channels, filters)
+    outputs = generator_trunk(
+        x, image_size, channels, filters, architecture=architecture
+    )
     return keras.Model([noise, label], outputs, name="generator")
 
 
 def build_conditional_discriminator(
-    image_size: int, channels: int, n_classes: int, filters: int
+    image_size: int,
+    channels: int,
+    n_classes: int,
+    filters: int,
+    dropout: float = 0.3,
+    spectral_norm: bool = False,
 ) -> keras.Model:
     """[image, label] -> one logit: linear(features) + <embed(label), features>."""
     image = keras.Input((image_size, image_size, channels), name="image")
@@ -46,7 +54,9 @@ def build_conditional_discriminator(
     label_map = layers.Embedding(n_classes, image_size * image_size)(label)
     label_map = layers.Reshape((image_size, image_size, 1))(label_map)
     x = layers.Concatenate()([image, label_map])
-    features = discriminator_trunk(x, image_size, filters)
+    features = discriminator_trunk(
+        x, image_size, filters, dropout=dropout, spectral_norm=spectral_norm
+    )
     features = layers.Activation("linear", dtype="float32")(features)
     unconditional = layers.Dense(1, dtype="float32")(features)
     class_vector = layers.Embedding(n_classes, features.shape[-1], dtype="float32")(
@@ -74,6 +84,9 @@ class CGAN(AdversarialModel):
         discriminator_filters: int = 64,
         embedding_dim: int = 50,
         seed: int = 0,
+        architecture: str = "dcgan",
+        dropout: float = 0.3,
+        spectral_norm: bool = False,
         **kwargs: Any,
     ):
         super().__init__(image_size, channels, latent_dim, seed, **kwargs)
@@ -83,6 +96,9 @@ class CGAN(AdversarialModel):
         self.generator_filters = generator_filters
         self.discriminator_filters = discriminator_filters
         self.embedding_dim = embedding_dim
+        self.architecture = architecture
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
         self.generator = build_conditional_generator(
             image_size,
             channels,
@@ -90,17 +106,24 @@ class CGAN(AdversarialModel):
             n_classes,
             generator_filters,
             embedding_dim,
+            architecture,
         )
         self.discriminator = build_conditional_discriminator(
-            image_size, channels, n_classes, discriminator_filters
+            image_size,
+            channels,
+            n_classes,
+            discriminator_filters,
+            dropout,
+            spectral_norm,
         )
-        self.built = True  # all sub-networks are built functional models
+        self.finish_build()
 
     def train_step(self, data):
         real_images, labels = data
         noise = self.noise(ops.shape(real_images)[0])
+        # Only the image is augmented; the label map is concatenated after.
         return self.adversarial_step(
-            [noise, labels], [real_images, labels], lambda fake: [fake, labels]
+            [noise, labels], real_images, lambda images: [images, labels]
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -110,5 +133,8 @@ class CGAN(AdversarialModel):
             generator_filters=self.generator_filters,
             discriminator_filters=self.discriminator_filters,
             embedding_dim=self.embedding_dim,
+            architecture=self.architecture,
+            dropout=self.dropout,
+            spectral_norm=self.spectral_norm,
         )
         return config

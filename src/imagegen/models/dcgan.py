@@ -23,18 +23,33 @@ __all__ = ["DCGAN", "build_discriminator", "build_generator", "upsampling_stages
 
 
 def build_generator(
-    image_size: int, channels: int, latent_dim: int, filters: int, name="generator"
+    image_size: int,
+    channels: int,
+    latent_dim: int,
+    filters: int,
+    name="generator",
+    architecture: str = "dcgan",
 ) -> keras.Model:
     """Noise (latent_dim,) -> image (image_size, image_size, channels) in [-1, 1]."""
     inputs = keras.Input((latent_dim,), name="noise")
-    outputs = generator_trunk(inputs, image_size, channels, filters)
+    outputs = generator_trunk(
+        inputs, image_size, channels, filters, architecture=architecture
+    )
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_discriminator(image_size: int, channels: int, filters: int) -> keras.Model:
+def build_discriminator(
+    image_size: int,
+    channels: int,
+    filters: int,
+    dropout: float = 0.3,
+    spectral_norm: bool = False,
+) -> keras.Model:
     """Image -> one real/fake logit."""
     inputs = keras.Input((image_size, image_size, channels), name="image")
-    features = discriminator_trunk(inputs, image_size, filters)
+    features = discriminator_trunk(
+        inputs, image_size, filters, dropout=dropout, spectral_norm=spectral_norm
+    )
     outputs = layers.Dense(1, dtype="float32")(features)
     return keras.Model(inputs, outputs, name="discriminator")
 
@@ -53,27 +68,40 @@ class DCGAN(AdversarialModel):
         generator_filters: int = 64,
         discriminator_filters: int = 64,
         seed: int = 0,
+        architecture: str = "dcgan",
+        dropout: float = 0.3,
+        spectral_norm: bool = False,
         **kwargs: Any,
     ):
         super().__init__(image_size, channels, latent_dim, seed, **kwargs)
         self.generator_filters = generator_filters
         self.discriminator_filters = discriminator_filters
+        self.architecture = architecture
+        self.dropout = dropout
+        self.spectral_norm = spectral_norm
         self.generator = build_generator(
-            image_size, channels, latent_dim, generator_filters
+            image_size,
+            channels,
+            latent_dim,
+            generator_filters,
+            architecture=architecture,
         )
         self.discriminator = build_discriminator(
-            image_size, channels, discriminator_filters
+            image_size, channels, discriminator_filters, dropout, spectral_norm
         )
-        self.built = True  # all sub-networks are built functional models
+        self.finish_build()
 
     def train_step(self, real_images):
         noise = self.noise(ops.shape(real_images)[0])
-        return self.adversarial_step(noise, real_images, lambda fake: fake)
+        return self.adversarial_step(noise, real_images, lambda images: images)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
             generator_filters=self.generator_filters,
             discriminator_filters=self.discriminator_filters,
+            architecture=self.architecture,
+            dropout=self.dropout,
+            spectral_norm=self.spectral_norm,
         )
         return config

@@ -56,7 +56,7 @@ class VAE(GenerativeModel):
         self.generator = build_generator(
             image_size, channels, latent_dim, filters, name="decoder"
         )
-        self.built = True  # all sub-networks are built functional models
+        self.finish_build()
 
     @property
     def decoder(self) -> keras.Model:

@@ -49,6 +49,7 @@ class WGANGP(GenerativeModel):
         n_critic: int = 5,
         gp_weight: float = 10.0,
         seed: int = 0,
+        architecture: str = "dcgan",
         **kwargs: Any,
     ):
         super().__init__(image_size, channels, latent_dim, seed, **kwargs)
@@ -56,11 +57,16 @@ class WGANGP(GenerativeModel):
         self.critic_filters = critic_filters
         self.n_critic = n_critic
         self.gp_weight = gp_weight
+        self.architecture = architecture
         self.generator = build_generator(
-            image_size, channels, latent_dim, generator_filters
+            image_size,
+            channels,
+            latent_dim,
+            generator_filters,
+            architecture=architecture,
         )
         self.critic = build_critic(image_size, channels, critic_filters)
-        self.built = True  # all sub-networks are built functional models
+        self.finish_build()
 
     def compile(
         self,
@@ -106,10 +112,11 @@ class WGANGP(GenerativeModel):
             (self.n_critic, batch, self.image_size, self.image_size, self.channels),
         )
         for index in range(self.n_critic):
-            real = chunks[index]
+            # The penalty is taken on interpolates of the augmented images.
+            real = self.augmenter(chunks[index])
             noise = self.noise(batch)
             with tf.GradientTape() as tape:
-                fake = self.generator(noise, training=True)
+                fake = self.augmenter(self.generator(noise, training=True))
                 real_scores = self.critic(real, training=True)
                 fake_scores = self.critic(fake, training=True)
                 wasserstein = ops.mean(real_scores) - ops.mean(fake_scores)
@@ -122,18 +129,23 @@ class WGANGP(GenerativeModel):
         noise = self.noise(batch)
         with tf.GradientTape() as tape:
             fake_scores = self.critic(
-                self.generator(noise, training=True), training=True
+                self.augmenter(self.generator(noise, training=True)), training=True
             )
             g_loss = -ops.mean(fake_scores)
             g_scaled = scaled_loss(self.g_optimizer, g_loss)
         apply_gradients(
             self.g_optimizer, tape, g_scaled, self.generator.trainable_weights
         )
+        self.update_ema(self.g_optimizer.iterations)
+        # A critic's scores have no fixed zero: ADA's sign is taken against
+        # the mean score of the generator step's fakes.
+        signs = real_scores - ops.mean(fake_scores)
         return self.update_trackers(
             d_loss=d_loss,
             g_loss=g_loss,
             gradient_penalty=penalty,
             wasserstein=wasserstein,
+            **self.augment_step_values(signs, batch),
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -143,5 +155,6 @@ class WGANGP(GenerativeModel):
             critic_filters=self.critic_filters,
             n_critic=self.n_critic,
             gp_weight=self.gp_weight,
+            architecture=self.architecture,
         )
         return config

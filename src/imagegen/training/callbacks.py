@@ -1,4 +1,4 @@
-"""Keras callbacks of a training run: NaN guard, sample grids, checkpoints.
+"""Keras callbacks of a training run: NaN guard, sample grids and collapse guard, checkpoints.
 
 They share one `RunState`; Keras calls them in list order, which matters:
 the guard first (a bad step is never checkpointed), the sample grids next
@@ -36,6 +36,8 @@ class RunState:
     checkpoint_seconds: float = 0.0
     tracking_seconds: float = 0.0
     collapse_epochs: list[int] = field(default_factory=list)
+    collapse_steps: list[int] = field(default_factory=list)
+    diversity_checks: list[dict[str, float]] = field(default_factory=list)
     pending_metrics: list[np.ndarray] | None = None
     resumed_from: int | None = None
 
@@ -82,14 +84,15 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
 
 class EpochSamples(keras.callbacks.Callback):
-    """Per epoch: the history entry, a grid from fixed noise, the diversity check.
+    """Per epoch: the history entry and a grid from fixed noise; the collapse guard.
 
     Diversity is the mean pairwise distance of the fixed-noise samples over
     that of the same number of training images (about 1 for a healthy
-    generator). Mode collapse makes samples alike: a warning names each epoch
-    under `collapse_threshold` once the run has reached twice the threshold
-    (the first epochs of a healthy GAN are blurry and alike too, and hover
-    around it), and the last epoch if it never got there.
+    generator; mode collapse makes samples alike). It is checked at the end
+    of every epoch from the first, and every `check_every` steps when that is
+    set (long epochs), and logged each time. Each check under `threshold`
+    warns; with `on_collapse = "stop"`, `patience` such checks in a row stop
+    the run before anything more is checkpointed.
     """
 
     def __init__(
@@ -100,18 +103,22 @@ class EpochSamples(keras.callbacks.Callback):
         reference_diversity: float,
         collapse_threshold: float,
         columns: int,
-        last_epoch: int,
+        on_collapse: str = "warn",
+        check_every: int = 0,
+        patience: int = 2,
     ):
         super().__init__()
         self.state = state
-        self.last_epoch = last_epoch
-        self.peak = 0.0
         self._sample = None
         self.noise = noise
         self.labels = labels
         self.reference = reference_diversity
         self.threshold = collapse_threshold
         self.columns = columns
+        self.on_collapse = on_collapse
+        self.check_every = check_every
+        self.patience = patience
+        self._below = 0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._sample is not None:
@@ -125,31 +132,73 @@ class EpochSamples(keras.callbacks.Callback):
         self._sample()
         self.state.tracking_seconds += time.perf_counter() - started
 
+    def _draw(self) -> tuple[np.ndarray, float]:
+        samples = keras.ops.convert_to_numpy(self._sample())
+        diversity = (
+            mean_pairwise_distance(samples) / self.reference if self.reference else 0.0
+        )
+        return samples, diversity
+
+    def _check(self, diversity: float, epoch: int, at_epoch_end: bool) -> None:
+        step = self.state.step
+        collapsed = diversity < self.threshold
+        self.state.diversity_checks.append(
+            {"step": step, "epoch": epoch, "sample_diversity": round(diversity, 4)}
+        )
+        logger.info(
+            "Sample diversity %.3f of the training set's at step %d (epoch %d)",
+            diversity,
+            step,
+            epoch,
+        )
+        self._below = self._below + 1 if collapsed else 0
+        if not collapsed:
+            return
+        (self.state.collapse_epochs if at_epoch_end else self.state.collapse_steps).append(
+            epoch if at_epoch_end else step
+        )
+        logger.warning(
+            "Possible mode collapse at epoch %d (step %d): sample diversity is %.2f "
+            "of the training set's (threshold training.collapse_threshold = %.2f)",
+            epoch,
+            step,
+            diversity,
+            self.threshold,
+        )
+        if self.on_collapse == "stop" and self._below >= self.patience:
+            self.state.failure = {
+                "kind": "collapse",
+                "step": step,
+                "epoch": epoch,
+                "values": {"sample_diversity": round(diversity, 4)},
+            }
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = self.state.step
+        if (
+            not self.check_every
+            or self.state.failure
+            or step % self.check_every
+            or step % self.state.steps_per_epoch == 0  # the epoch's end checks it
+        ):
+            return
+        started = time.perf_counter()
+        _, diversity = self._draw()
+        self._check(diversity, step // self.state.steps_per_epoch + 1, False)
+        self.state.tracking_seconds += time.perf_counter() - started
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         # Keras also ends an epoch that was stopped early: record whole ones only.
         if self.state.failure or self.state.step % self.state.steps_per_epoch:
             return
         started = time.perf_counter()
         entry = {k: float(v) for k, v in (logs or {}).items()}
-        samples = keras.ops.convert_to_numpy(self._sample())
-        diversity = (
-            mean_pairwise_distance(samples) / self.reference if self.reference else 0.0
-        )
+        samples, diversity = self._draw()
         entry["sample_diversity"] = diversity
         self.state.history.append({"epoch": epoch + 1, **entry})
         self.state.grids[epoch + 1] = tile(samples, self.columns)
-        self.peak = max(self.peak, diversity)
-        if diversity < self.threshold and (
-            self.peak >= 2 * self.threshold or epoch + 1 == self.last_epoch
-        ):
-            self.state.collapse_epochs.append(epoch + 1)
-            logger.warning(
-                "Possible mode collapse at epoch %d: sample diversity is %.2f of the "
-                "training set's (threshold training.collapse_threshold = %.2f)",
-                epoch + 1,
-                diversity,
-                self.threshold,
-            )
+        self._check(diversity, epoch + 1, True)
         self.state.tracking_seconds += time.perf_counter() - started
 
 

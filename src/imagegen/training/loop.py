@@ -44,6 +44,10 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or Inf; the message names the step and the last checkpoint."""
 
 
+class TrainingCollapsedError(RuntimeError):
+    """`on_collapse: stop` saw the generator collapse; the message says what to try."""
+
+
 @dataclass
 class TrainingResult:
     model: Any
@@ -54,41 +58,27 @@ class TrainingResult:
 
 
 def build_model(params: TrainingParams, image_size: int, channels: int, n_classes: int):
-    """The `keras.Model` named by `training.model`, sized by its parameter block."""
-    from imagegen.models import CGAN, DCGAN, VAE, WGANGP
+    """The `keras.Model` named by `training.model`, sized by its parameter block.
 
-    common = {
+    GAN families get the augmentation (`training.augment`) and the EMA
+    generator (`training.ema_decay`); the VAE has neither.
+    """
+    from imagegen.models import MODEL_CLASSES
+
+    common: dict[str, Any] = {
         "image_size": image_size,
         "channels": channels,
         "latent_dim": params.latent_dim,
         "seed": params.seed,
     }
-    if params.model == "dcgan":
-        block = params.dcgan
-        return DCGAN(
-            generator_filters=block.generator_filters,
-            discriminator_filters=block.discriminator_filters,
-            **common,
-        )
+    block = getattr(params, params.model).model_dump()
+    for key in ("learning_rate", "discriminator_learning_rate", "beta_1", "beta_2"):
+        block.pop(key, None)
+    if params.model != "vae":
+        common.update(augment=params.augment_config(), ema_decay=params.ema_decay)
     if params.model == "cgan":
-        block = params.cgan
-        return CGAN(
-            n_classes=n_classes,
-            generator_filters=block.generator_filters,
-            discriminator_filters=block.discriminator_filters,
-            embedding_dim=block.embedding_dim,
-            **common,
-        )
-    if params.model == "wgan_gp":
-        block = params.wgan_gp
-        return WGANGP(
-            generator_filters=block.generator_filters,
-            critic_filters=block.critic_filters,
-            n_critic=block.n_critic,
-            gp_weight=block.gp_weight,
-            **common,
-        )
-    return VAE(filters=params.vae.filters, beta=params.vae.beta, **common)
+        common["n_classes"] = n_classes
+    return MODEL_CLASSES[params.model](**block, **common)
 
 
 def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
@@ -108,12 +98,15 @@ def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
             jit_compile=runtime.jit_compile,
         )
         return
-    settings = {"learning_rate": block.learning_rate, "beta_1": block.beta_1}
+    settings = {"beta_1": block.beta_1}
     if params.model == "wgan_gp":
         settings["beta_2"] = block.beta_2
     model.compile(
-        d_optimizer=adam(**settings),
-        g_optimizer=adam(**settings),
+        d_optimizer=adam(
+            learning_rate=block.discriminator_learning_rate or block.learning_rate,
+            **settings,
+        ),
+        g_optimizer=adam(learning_rate=block.learning_rate, **settings),
         jit_compile=runtime.jit_compile,
     )
 
@@ -126,8 +119,14 @@ def resume_keys(params: TrainingParams, data_fingerprint: str) -> dict[str, Any]
         "training.latent_dim": params.latent_dim,
         "training.seed": params.seed,
         "training.mixed_precision": params.mixed_precision,
+        "training.augment": params.augment,
+        "training.ema_decay": params.ema_decay,
         "training set": data_fingerprint,
     }
+    if params.augment != "none":
+        policy = getattr(params.augmentation, params.augment).model_dump()
+        for key, value in policy.items():
+            keys[f"training.augmentation.{params.augment}.{key}"] = value
     for key, value in getattr(params, params.model).model_dump().items():
         keys[f"training.{params.model}.{key}"] = value
     return keys
@@ -237,7 +236,8 @@ def _segments(step: int, steps_per_epoch: int, epochs: int) -> list[tuple[int, i
     return segments
 
 
-def _failure_message(state: RunState, model_name: str) -> str:
+def _failure_message(state: RunState, params: TrainingParams) -> str:
+    model_name = params.model
     failure = state.failure or {}
     values = ", ".join(f"{k} = {v}" for k, v in failure["values"].items())
     kept = (
@@ -246,6 +246,16 @@ def _failure_message(state: RunState, model_name: str) -> str:
         if state.last_checkpoint
         else "no checkpoint was written before it"
     )
+    if failure.get("kind") == "collapse":
+        return (
+            f"training stopped: the generator collapsed ({values} of the training "
+            f"set's, under training.collapse_threshold = {params.collapse_threshold}) "
+            f"at step {failure['step']} (epoch {failure['epoch']}); {kept}. Try "
+            "training.augment=diffaugment or ada, training.ema_decay=0.999, "
+            f"training.{model_name}.loss=hinge, a lower "
+            f"training.{model_name}.discriminator_learning_rate, or more works; "
+            "training.on_collapse=warn trains on regardless"
+        )
     return (
         f"training stopped: {values} at step {failure['step']} (epoch "
         f"{failure['epoch']}); {kept}. Lower training.{model_name}.learning_rate "
@@ -325,7 +335,12 @@ def train(
             break
     seconds = time.perf_counter() - started
     if state.failure:
-        raise NonFiniteLossError(_failure_message(state, params.model))
+        error = (
+            TrainingCollapsedError
+            if state.failure.get("kind") == "collapse"
+            else NonFiniteLossError
+        )
+        raise error(_failure_message(state, params))
     summary = _summary(params, model, runtime, state, store, batch, data_batch)
     summary.update(
         n_images=len(images),
@@ -361,7 +376,8 @@ def _epoch_samples(
         mean_pairwise_distance(images[reference]),
         params.collapse_threshold,
         columns=len(class_names) if per_column else params.grid_size,
-        last_epoch=params.epochs,
+        on_collapse=params.on_collapse,
+        check_every=params.collapse_check_every_n_steps,
     )
 
 
@@ -393,6 +409,10 @@ def _summary(
         "checkpoint_seconds": round(state.checkpoint_seconds, 3),
         "tracking_seconds": round(state.tracking_seconds, 3),
         "collapse_warnings": state.collapse_epochs,
+        "collapse_warning_steps": state.collapse_steps,
+        "diversity_checks": state.diversity_checks,
+        "augment": params.augment,
+        "ema_decay": params.ema_decay if params.model != "vae" else 0.0,
         "history": state.history,
         "final": {
             k: v
