@@ -11,11 +11,14 @@ not read again, it takes the result of the file it points to.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import logging
 import multiprocessing
+import os
+import stat
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -30,7 +33,13 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from tqdm import tqdm
 
-from imagegen.datasets.raw_folder import SOURCES_DIR, PathOutsideRawDir, RawFolder
+from imagegen.datasets.raw_folder import (
+    SOURCES_DIR,
+    LinkLoop,
+    PathOutsideRawDir,
+    RawFolder,
+    entry_kind,
+)
 from imagegen.provenance import metadata as md
 
 logger = logging.getLogger(__name__)
@@ -111,12 +120,54 @@ class FileRecord:
 RECORD_COLUMNS = tuple(f.name for f in fields(FileRecord) if f.name != "deferred")
 
 
+class NotRegularFile(OSError):
+    """The path names a FIFO, socket, device or folder (`kind`), not a file."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+class ChangedWhileRead(OSError):
+    """The file's size or modification time changed while it was read."""
+
+
+# Non-blocking: a FIFO put in place of a file after it was listed must not hang
+# the worker; no-follow: nor may a link put there lead out of raw_dir.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+@contextlib.contextmanager
+def open_regular(path: Path):
+    """A binary file object of a regular file; NotRegularFile for anything else."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "folder" if stat.S_ISDIR(mode) else entry_kind(mode)
+            raise NotRegularFile(kind)
+        os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        yield fh
+
+
 def sha256_file(path: Path, limit: int) -> tuple[str, int, bytes | None]:
     """SHA-256 and size of a file; the bytes too when the file is under `limit`."""
     digest = hashlib.sha256()
     size = 0
     kept = bytearray()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
+        before = os.fstat(fh.fileno())
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -124,6 +175,11 @@ def sha256_file(path: Path, limit: int) -> tuple[str, int, bytes | None]:
                 kept.extend(chunk)
             elif kept:
                 kept = bytearray()  # over the limit: stop holding the bytes
+        after = os.fstat(fh.fileno())
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
+        size != after.st_size
+    ):
+        raise ChangedWhileRead("changed while read")
     return digest.hexdigest(), size, bytes(kept) if size <= limit else None
 
 
@@ -136,7 +192,7 @@ def _looks_like_svg(head: bytes) -> bool:
 
 def read_bounded(path: Path, limit: int, source: str) -> bytes:
     """At most `limit` bytes of a metadata file; MetadataError when it is larger."""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise md.MetadataError("metadata_too_large", source)
@@ -147,39 +203,101 @@ def read_bounded(path: Path, limit: int, source: str) -> bytes:
 
 
 def probe_file(folder: RawFolder, rel: str, settings: ProbeSettings) -> FileRecord:
-    """Hash, integrity, metadata, pHash and faces of one file; never raises for bad input."""
+    """Hash, integrity, metadata, pHash and faces of one file; never raises.
+
+    Whatever goes wrong with one path (a link loop, a FIFO, a file that
+    vanishes, a reader that fails in a way nobody foresaw) becomes that
+    path's `integrity` reason, so no single entry can stop the inventory.
+    """
     record = FileRecord(path=rel)
-    full = folder.path(rel)
     try:
-        if full.is_symlink():
-            try:
-                target = folder.resolve(rel)
-            except PathOutsideRawDir:
-                record.integrity = "not_an_image:link_outside_raw_dir"
-                return record
-            record.link_target = folder.relative(target)
-            if not target.is_file():
-                record.integrity = "not_an_image:link_to_non_file"
-                return record
-            if folder.is_work_path(record.link_target):
-                record.deferred = True  # the target has its own row: not read twice
-                return record
+        _probe(folder, rel, settings, record)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence, see above
+        logger.debug("probe of %s failed: %s", rel, type(exc).__name__)
+        record = FileRecord(
+            path=rel,
+            work_id=record.work_id,
+            size_bytes=record.size_bytes,
+            format=record.format,
+            link_target=record.link_target,
+            integrity=f"corrupt:reader_{type(exc).__name__}",
+        )
+    return record
+
+
+def _os_error(exc: OSError) -> str:
+    """The reason for an OSError met while listing, resolving or reading a path."""
+    if isinstance(exc, NotRegularFile):
+        return f"not_an_image:{exc.kind}"
+    if isinstance(exc, ChangedWhileRead):
+        return "corrupt:changed_while_read"
+    if isinstance(exc, FileNotFoundError):
+        return "corrupt:vanished"  # listed, then gone before it was read
+    if exc.errno == errno.ELOOP:  # a link put where the file was (O_NOFOLLOW)
+        return "corrupt:replaced_by_link"
+    return f"corrupt:unreadable_{type(exc).__name__}"
+
+
+def _follow_link(folder: RawFolder, rel: str, record: FileRecord) -> Path | None:
+    """The file a link leads to inside raw_dir, or None with the record decided."""
+    try:
+        target = folder.resolve(rel)
+    except PathOutsideRawDir:
+        record.integrity = "not_an_image:link_outside_raw_dir"
+        return None
+    except LinkLoop:
+        record.integrity = "corrupt:link_loop"
+        return None
+    record.link_target = folder.relative(target)
+    try:
+        target_mode = os.lstat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        record.integrity = "corrupt:dangling_link"
+        return None
+    if not stat.S_ISREG(target_mode):
+        record.integrity = "not_an_image:link_to_non_file"
+        return None
+    if folder.is_work_path(record.link_target):
+        record.deferred = True  # the target has its own row: not read twice
+        return None
+    return target
+
+
+def _probe(
+    folder: RawFolder, rel: str, settings: ProbeSettings, record: FileRecord
+) -> None:
+    full = folder.path(rel)
+    mode = 0
+    try:
+        mode = os.lstat(full).st_mode
+        if stat.S_ISLNK(mode):
+            target = _follow_link(folder, rel, record)
+            if target is None:
+                return
             full = target
-        elif not full.is_file():
-            record.integrity = "not_an_image:not_a_regular_file"
-            return record
+        elif stat.S_ISDIR(mode):
+            # Listed as a file, or a folder that could not be listed.
+            with os.scandir(full):
+                pass
+            record.integrity = "not_an_image:folder"
+            return
+        elif not stat.S_ISREG(mode):
+            record.integrity = f"not_an_image:{entry_kind(mode)}"
+            return
         record.work_id, record.size_bytes, data = sha256_file(
             full, settings.max_file_bytes
         )
     except OSError as exc:
-        record.integrity = f"corrupt:unreadable_{type(exc).__name__}"
-        return record
+        record.integrity = _os_error(exc)
+        if stat.S_ISDIR(mode) and not isinstance(exc, FileNotFoundError):
+            record.integrity = "corrupt:unreadable_folder"
+        return
     if record.size_bytes == 0:
         record.integrity = "corrupt:empty"
-        return record
+        return
     if data is None:
         record.integrity = "too_large:file_bytes"
-        return record
+        return
     found: list[md.Metadata] = []
     try:
         record.integrity = _check_and_analyse(data, record, settings, found)
@@ -188,7 +306,6 @@ def probe_file(folder: RawFolder, rel: str, settings: ProbeSettings) -> FileReco
     except md.MetadataError as exc:
         record.integrity = f"corrupt:{exc.code}"
     _merge_metadata(record, found)
-    return record
 
 
 def _check_and_analyse(
@@ -284,21 +401,22 @@ def _sidecar_candidates(rel: str) -> list[str]:
 
 
 def _external_metadata(folder: RawFolder, rel: str, settings: ProbeSettings) -> list:
-    """XMP sidecars (`NAME.xmp`, `NAME.ext.xmp`) and the `_sources/` SVG of a work."""
+    """XMP sidecars (`NAME.xmp`, `NAME.ext.xmp`) and the `_sources/` SVG of a work.
+
+    A candidate that is absent, dangling, a loop, not a regular file or outside
+    raw_dir is no sidecar; one that is there but cannot be read may hold an
+    opt-out, so the work is quarantined (MetadataError).
+    """
     found = []
     limit = settings.max_metadata_bytes
     candidates = [(c, "sidecar") for c in _sidecar_candidates(rel)]
     candidates.append((f"{SOURCES_DIR}/{_stem(rel)}.svg", "svg_rdf"))
     for candidate, source in candidates:
-        path = folder.path(candidate)
-        if not (path.is_file() or path.is_symlink()):
-            continue
         try:
+            os.lstat(folder.path(candidate))
             real = folder.resolve(candidate)
-        except PathOutsideRawDir:
-            continue  # a sidecar that leaves raw_dir is never read
-        if not real.is_file():
-            continue
+        except (OSError, PathOutsideRawDir, LinkLoop):
+            continue  # absent, or a link that leaves raw_dir: never read
         try:
             if source == "sidecar":
                 found.append(
@@ -306,10 +424,12 @@ def _external_metadata(folder: RawFolder, rel: str, settings: ProbeSettings) -> 
                 )
             else:
                 # An SVG is read up to its metadata, at most `limit` bytes of it.
-                with open(real, "rb") as fh:
+                with open_regular(real) as fh:
                     found.append(md.read_svg_rdf(fh, source, limit))
-        except OSError:
+        except (NotRegularFile, FileNotFoundError, NotADirectoryError):
             continue
+        except OSError as exc:
+            raise md.MetadataError("metadata_unreadable", source) from exc
     return found
 
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+from collections import deque
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,14 @@ class PathOutsideRawDir(ValueError):
     """A path named by a file or a link resolves outside `raw_dir`."""
 
 
+class LinkLoop(ValueError):
+    """A chain of links that does not end (a loop, or more than `MAX_LINKS` links)."""
+
+
+# The kernel's own limit on links followed in one lookup (Linux MAXSYMLINKS).
+MAX_LINKS = 40
+
+
 class RawFolder:
     """A folder of works: lists files and opens them without leaving the folder."""
 
@@ -83,25 +94,43 @@ class RawFolder:
         return self.root.is_dir()
 
     def iter_works(self) -> Iterator[str]:
-        """Escaped relative paths of every candidate work, in sorted order.
+        """Escaped relative paths of every candidate work, folders first-visited in order.
 
-        Links are listed, never followed while walking; dataset metadata files
-        (`manifest.csv`, `takedown.txt` at the top, `NAME.xmp` sidecars, the
-        `_sources/` folder at the top) are not works.
+        Each folder's entries come in sorted order before its subfolders (as
+        `os.walk` top-down). Links are listed, never followed; dataset metadata
+        files (`manifest.csv`, `takedown.txt` at the top, `NAME.xmp` sidecars,
+        the `_sources/` folder at the top) are not works. A subfolder that
+        cannot be listed is an entry of its own, so it gets a row saying why.
         """
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            base = Path(dirpath)
-            if base == self.root and SOURCES_DIR in dirnames:
-                if not (base / SOURCES_DIR).is_symlink():
-                    dirnames.remove(SOURCES_DIR)
-            dirnames.sort()
-            # Links to directories are entries too (os.walk lists them as dirs).
-            names = sorted(filenames + [d for d in dirnames if (base / d).is_symlink()])
-            for name in names:
-                rel = encode_rel_path((base / name).relative_to(self.root).as_posix())
-                if not self.is_work_path(rel):
-                    continue
-                yield rel
+        pending = [""]
+        while pending:
+            rel_dir = pending.pop()
+            try:
+                with os.scandir(self.root / rel_dir) as listing:
+                    entries = list(listing)
+            except OSError:
+                if not rel_dir:
+                    raise  # raw_dir itself: a configuration error, not a work
+                if self.is_work_path(encode_rel_path(rel_dir)):
+                    yield encode_rel_path(rel_dir)
+                continue
+            files, folders = [], []
+            for entry in entries:
+                try:
+                    is_folder = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_folder = False  # probed as a file: its row says what failed
+                (folders if is_folder else files).append(entry.name)
+            if not rel_dir and SOURCES_DIR in folders:
+                folders.remove(SOURCES_DIR)
+            for name in sorted(files):
+                rel = encode_rel_path(f"{rel_dir}/{name}" if rel_dir else name)
+                if self.is_work_path(rel):
+                    yield rel
+            pending.extend(
+                f"{rel_dir}/{name}" if rel_dir else name
+                for name in sorted(folders, reverse=True)
+            )
 
     @staticmethod
     def is_work_path(rel: str) -> bool:
@@ -114,23 +143,79 @@ class RawFolder:
         """Path of an escaped relative path, links not resolved."""
         return self.root / decode_rel_path(rel)
 
+    @cached_property
+    def real_root(self) -> Path:
+        return self.root.resolve()
+
     def resolve(self, rel: str) -> Path:
-        """Absolute real path of `rel`; raise PathOutsideRawDir if it leaves the folder."""
-        candidate = self.path(rel).resolve()
-        real_root = self.root.resolve()
-        if candidate != real_root and real_root not in candidate.parents:
-            raise PathOutsideRawDir("path resolves outside raw_dir")
-        return candidate
+        """Absolute real path of `rel`, links resolved without leaving the folder.
+
+        Each link is read and followed here, one component at a time, so
+        nothing outside `raw_dir` is ever looked at: a link that leaves it
+        raises PathOutsideRawDir, a loop LinkLoop. Missing components are
+        joined as written (like `Path.resolve(strict=False)`); other OSErrors
+        (a folder that cannot be searched) propagate.
+        """
+        real_root = self.real_root
+        roots = {real_root.parts, self.root.parts}
+        parts = deque(_components(decode_rel_path(rel)))
+        current: list[str] = []
+        links = 0
+        while parts:
+            part = parts.popleft()
+            if part == "..":
+                if not current:
+                    raise PathOutsideRawDir("path resolves outside raw_dir")
+                current.pop()
+                continue
+            candidate = real_root.joinpath(*current, part)
+            try:
+                mode = os.lstat(candidate).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                mode = 0  # missing: the rest is joined as written
+            if not stat.S_ISLNK(mode):
+                current.append(part)
+                continue
+            links += 1
+            if links > MAX_LINKS:
+                raise LinkLoop("too many levels of links")
+            target = os.readlink(candidate)
+            if os.path.isabs(target):
+                target_parts = Path(target).parts
+                inside = next((r for r in roots if target_parts[: len(r)] == r), None)
+                if inside is None:
+                    raise PathOutsideRawDir("path resolves outside raw_dir")
+                current = []
+                target = "/".join(target_parts[len(inside) :])
+            parts.extendleft(reversed(_components(target)))
+        return real_root.joinpath(*current)
 
     def relative(self, real: Path) -> str:
         """Escaped relative path of a resolved path inside the folder."""
-        return encode_rel_path(real.relative_to(self.root.resolve()).as_posix())
+        return encode_rel_path(real.relative_to(self.real_root).as_posix())
 
     def metadata_file(self, name: str) -> Path | None:
         path = self.root / name
         if path.is_symlink() or not path.is_file():
             return None
         return path
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+def entry_kind(mode: int) -> str:
+    """A name for a file type that is neither a regular file, a folder nor a link."""
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "char_device"
+    if stat.S_ISBLK(mode):
+        return "block_device"
+    return "not_a_regular_file"
 
 
 class RawFolderDataset(AbstractDataset[RawFolder, None]):

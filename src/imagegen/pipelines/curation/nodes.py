@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -131,26 +134,47 @@ def read_manifest(raw_folder: RawFolder) -> pd.DataFrame:
     """The dataset's `manifest.csv` (path, licence, creator, title, source_url), if any.
 
     Rows are joined to files by path only; a path that names no listed file
-    (`../x`, an absolute path) is never opened.
+    (`../x`, an absolute path) is never opened. The file is read as hostile
+    text: a UTF-8 BOM, bytes that are not UTF-8, NUL bytes and rows that do
+    not parse are tolerated (the last are counted in the log, not used).
     """
     columns = ["path", "licence", "creator", "title", "source_url", "label"]
     path = raw_folder.metadata_file("manifest.csv")
     if path is None:
         return pd.DataFrame(columns=columns)
-    manifest = pd.read_csv(
-        path,
-        dtype=str,
-        keep_default_na=False,
-        encoding="utf-8",
-        encoding_errors="replace",
-    )
+    text = path.read_bytes().decode("utf-8-sig", "replace").replace("\0", "")
+    rows, bad = [], 0
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # a field over the csv module's limit, say
+            bad += 1
+            continue
+        if len(values) > len(header):
+            bad += 1
+            continue
+        rows.append(dict(zip(header, values, strict=False)))
+    if bad:
+        logger.warning("manifest.csv: %d rows that do not parse were ignored", bad)
+    manifest = pd.DataFrame(rows, columns=list(dict.fromkeys(header)), dtype=str)
     for column in columns:
         if column not in manifest.columns:
             manifest[column] = ""
-    manifest["path"] = manifest["path"].str.strip().str.removeprefix("./")
+    manifest = manifest[columns].fillna("")
+    manifest["path"] = manifest["path"].map(manifest_path)
     for column in ("licence", "creator", "title", "source_url", "label"):
         manifest[column] = manifest[column].map(clean_text)
-    return manifest[columns]
+    return manifest.reset_index(drop=True)
+
+
+def manifest_path(text: str) -> str:
+    """A manifest row's path as curation names files: no `./` parts, NFC."""
+    parts = [p for p in text.strip().split("/") if p != "."]
+    return unicodedata.normalize("NFC", "/".join(parts))
 
 
 def read_takedown_list(raw_folder: RawFolder) -> list[str]:
@@ -244,13 +268,15 @@ def decide_works(
     takedown_ids = set(takedown)
     exact = dict(zip(duplicates["path"], duplicates["duplicate_of"], strict=True))
     near = dict(zip(duplicates["path"], duplicates["near_duplicate_of"], strict=True))
-    unmatched = len(set(by_path) - set(inventory["path"]))
+    # Names are matched in NFC: macOS and some archivers store them decomposed.
+    keys = [unicodedata.normalize("NFC", p) for p in inventory["path"]]
+    unmatched = len(set(by_path) - set(keys))
     if unmatched:
         logger.warning("%d manifest rows name no file of raw_dir: ignored", unmatched)
 
     decisions = []
-    for record in inventory.to_dict("records"):
-        rows = by_path.get(record["path"], [])
+    for key, record in zip(keys, inventory.to_dict("records"), strict=True):
+        rows = by_path.get(key, [])
         licence, licence_raw, source, conflict = _licences_for(rows, record["licences"])
         first = rows[0] if rows else {}
         signals = {s for s in record["opt_out"].split("|") if s}
