@@ -115,7 +115,9 @@ def test_every_metadata_source_is_named(corpus, curated, policy, tmp_path):
     assert rows.loc["iptc/reserved.jpg", "licence_source"] == "iptc"
     assert rows.loc["iptc/reserved.jpg", "title"] == "Bug"
     assert rows.loc["ok/cc_by.png", "licence_source"] == "manifest"
-    assert rows.loc["xmp/conflict.png", "licence_source"] == "manifest|xmp"
+    # A conflict lists each licence's source in the order of the reason's ids.
+    assert rows.loc["xmp/conflict.png", "reason"].endswith("CC-BY-NC-4.0|CC0-1.0")
+    assert rows.loc["xmp/conflict.png", "licence_source"] == "xmp|manifest"
     # Unknown text is kept verbatim.
     assert rows.loc["licence/gibberish.png", "licence_raw"] == "ask my agent"
     # GPS is noted (a flag, never the position).

@@ -35,6 +35,28 @@ from imagegen.rights.licences import (
         ("© 2024 Some Studio", ALL_RIGHTS_RESERVED),
         ("Copyright Jane Doe", ALL_RIGHTS_RESERVED),
         ("Public Domain", PUBLIC_DOMAIN),
+        # Names as people write them, and URLs inside sentences.
+        ("CC0", "CC0-1.0"),
+        ("CC0 1.0 Universal", "CC0-1.0"),
+        ("CC BY 4.0", "CC-BY-4.0"),
+        ("cc-by-nc-sa 3.0", "CC-BY-NC-SA-3.0"),
+        ("Attribution 4.0 International (CC BY 4.0)", "CC-BY-4.0"),
+        (
+            "This work is licensed under a Creative Commons Attribution 4.0 "
+            "International License.",
+            "CC-BY-4.0",
+        ),
+        (
+            "Creative Commons Attribution-NoDerivatives 4.0 International",
+            "CC-BY-ND-4.0",
+        ),
+        ("See https://creativecommons.org/licenses/by-nc/4.0/.", "CC-BY-NC-4.0"),
+        ("CC BY-NC", "LicenseRef-CC-BY-NC"),  # no version: the family only
+        # Creative Commons' slogan is not a reservation, even after a notice.
+        ("Some rights reserved", ""),
+        ("\u00a9 2024 Jane Doe. Some rights reserved.", ""),
+        ("Copyright 2024 Jane Doe. Licensed CC BY 4.0", "CC-BY-4.0"),
+        ("CC BY 4.0. All rights reserved", "CC-BY-4.0 AND " + ALL_RIGHTS_RESERVED),
         ("", ""),
         (None, ""),
         ("my own licence, ask me", ""),

@@ -24,7 +24,7 @@ from imagegen.inventory import (
 )
 from imagegen.pipelines.curation.expectations import run_validation
 from imagegen.provenance.metadata import clean_text
-from imagegen.rights.licences import normalise_licence
+from imagegen.rights.licences import normalise_licence, same_licence_family
 from imagegen.rights.policy import (
     ACCEPTED,
     DECISIONS,
@@ -230,25 +230,34 @@ def _licences_for(rows: list[dict], embedded: str) -> tuple[str, str, str, bool]
     """Normalised licence, raw text, sources and whether the sources disagree.
 
     Sources: the manifest rows of the path and every embedded statement (XMP
-    `dc:rights`, `xmpRights:WebStatement`, `cc:license`, SVG RDF, sidecar,
-    EXIF/IPTC copyright). Text that names no licence (a rights holder's name)
-    does not count against a licence found elsewhere.
+    `dc:rights`, `xmpRights:WebStatement`/`UsageTerms`, `cc:license`, SVG RDF,
+    sidecar, EXIF/IPTC copyright). Text that names no licence (a rights
+    holder's name, "Some rights reserved") does not count against a licence
+    found elsewhere; a version-less name ("CC BY") does not count against a
+    versioned licence of its family. On a conflict the raw texts and sources
+    are listed per licence, in the order of the reason's ids.
     """
     statements = [("manifest", r["licence"]) for r in rows if r["licence"].strip()]
     statements += [(source, text) for source, text in json.loads(embedded or "[]")]
     if not statements:
         return "", "", "", False
-    known = {}
+    known: dict[str, list[tuple[str, str]]] = {}
     for source, text in statements:
         spdx = normalise_licence(text)
         if spdx:
             known.setdefault(spdx, []).append((source, text))
+    for loose in [k for k in known if k.startswith("LicenseRef-CC-")]:
+        family = [k for k in known if same_licence_family(loose, k)]
+        if family:
+            known[family[0]].extend(known.pop(loose))
     sources = "|".join(dict.fromkeys(s for s, _ in statements))
     if not known:
         return "", statements[0][1], sources, False
     if len(known) > 1:
-        raws = "|".join(dict.fromkeys(t for group in known.values() for _, t in group))
-        return "|".join(sorted(known)), raws, sources, True
+        ids = sorted(known)
+        raws = "|".join(known[k][0][1] for k in ids)
+        named = "|".join("+".join(dict.fromkeys(s for s, _ in known[k])) for k in ids)
+        return "|".join(ids), raws, named, True
     ((spdx, group),) = known.items()
     return spdx, group[0][1], "|".join(dict.fromkeys(s for s, _ in group)), False
 
