@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,13 @@ from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
 from imagegen.config import ConfigurationError, validate_parameters
+from imagegen.pipelines.curation.supply import (
+    CurationStop,
+    NotEnoughWorks,
+    supply_shortfall,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigValidationHooks:
@@ -47,3 +55,55 @@ class SamplesFolderHooks:
                 f"with --pipeline evaluation (this run also has {', '.join(others)})"
             )
         catalog["generator"] = MemoryDataset(data=None)
+
+
+class CurationSupplyHooks:
+    """Stop a run right after curation when it accepted too few works to go on.
+
+    Checked before `select_accepted`, when the decisions are written and
+    nothing derived from the accepted works is: a run that cannot train
+    leaves the earlier accepted set, attribution, training set, model,
+    reports and registry as they were. A curation-only run goes on and only
+    warns. The stop is one line on stderr (exit status 1), not a traceback.
+    """
+
+    # The node whose presence in the run says that stage follows curation.
+    STAGE_NODES = {
+        "preprocessing": "split_holdout",
+        "training": "train_model",
+        "evaluation": "measure_quality",
+    }
+
+    def __init__(self) -> None:
+        self._stages: set[str] = set()
+        self._params: dict[str, dict] = {}
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog) -> None:
+        names = {node.name for node in pipeline.nodes}
+        self._stages = {s for s, n in self.STAGE_NODES.items() if n in names}
+        self._params = {}
+        for group in ("preprocessing", "training", "evaluation"):
+            if f"params:{group}" in catalog:
+                self._params[group] = catalog.load(f"params:{group}")
+
+    # First, so no other hook (a nested MLflow run per node) starts for the node.
+    @hook_impl(tryfirst=True)
+    def before_node_run(self, node, inputs: dict[str, Any]) -> None:
+        if node.name != "select_accepted" or "curation_decisions" not in inputs:
+            return
+        decisions = inputs["curation_decisions"]
+        if self._stages:
+            message = supply_shortfall(decisions, self._stages, self._params)
+            if message:
+                raise NotEnoughWorks(message)
+        elif set(self._params) == set(self.STAGE_NODES):
+            message = supply_shortfall(decisions, set(self.STAGE_NODES), self._params)
+            if message:
+                logger.warning("a training run would stop here: %s", message)
+
+    # Last, after kedro-mlflow and the project's hooks have closed their runs.
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self, error: Exception) -> None:
+        if isinstance(error, CurationStop):
+            raise SystemExit(f"imagegen: {error}")

@@ -3,7 +3,11 @@
 from omegaconf.resolvers import oc
 
 from imagegen.config import artifact_location, project_root, tracking_uri
-from imagegen.hooks import ConfigValidationHooks, SamplesFolderHooks
+from imagegen.hooks import (
+    ConfigValidationHooks,
+    CurationSupplyHooks,
+    SamplesFolderHooks,
+)
 from imagegen.provenance.tracking import LineageHooks
 from imagegen.tracking import ArtifactHooks
 
@@ -12,6 +16,7 @@ HOOKS = (
     SamplesFolderHooks(),
     LineageHooks(),
     ArtifactHooks(),
+    CurationSupplyHooks(),
 )
 
 CONFIG_LOADER_ARGS = {

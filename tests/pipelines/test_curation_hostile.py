@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from imagegen import inventory as inv
 from imagegen.datasets.raw_folder import RawFolder, encode_rel_path
 from imagegen.pipelines.curation import nodes
+from imagegen.pipelines.curation.supply import NothingToCurate
 from imagegen.rights.policy import DECISIONS, REASON_CODES
 from tests import media
 from tests.conftest import PROJECT_ROOT
@@ -406,6 +407,10 @@ def test_any_tree_gets_one_row_per_entry_and_is_left_as_it_was(entries):
             _READS.active = True
             try:
                 decisions = _curate(root)
+            except NothingToCurate:  # no entry at all: stopped before any output
+                decisions = pd.DataFrame(
+                    columns=["path", "decision", "reason"], dtype=str
+                )
             finally:
                 _READS.active = False
             assert state(root) == before

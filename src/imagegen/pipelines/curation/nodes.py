@@ -23,6 +23,10 @@ from imagegen.inventory import (
     near_duplicates,
 )
 from imagegen.pipelines.curation.expectations import run_validation
+from imagegen.pipelines.curation.supply import (
+    NothingToCurate,
+    nothing_to_curate_message,
+)
 from imagegen.provenance.metadata import clean_text
 from imagegen.rights.licences import normalise_licence, same_licence_family
 from imagegen.rights.policy import (
@@ -120,6 +124,9 @@ def inventory_works(
         workers=workers,
         chunk_size=params.get("chunk_size", 64),
     )
+    if not records:
+        # Stop before any output: an empty run must not overwrite a real one.
+        raise NothingToCurate(nothing_to_curate_message(str(raw_folder.root)))
     inventory = pd.DataFrame([r.as_row() for r in records], columns=RECORD_COLUMNS)
     logger.info(
         "Inventoried %d files under %s (%d worker processes)",

@@ -32,6 +32,16 @@ def _holdout_bucket(work_id: str) -> int:
     return int(work_id[:8], 16) % 100
 
 
+def split_sizes(work_ids: list[str], params: dict[str, Any]) -> tuple[int, int]:
+    """How many works `split_holdout` puts on each side (training, held back)."""
+    held = sum(_holdout_bucket(w) < params.get("holdout_percent", 0) for w in work_ids)
+    training = len(work_ids) - held
+    if limit := params.get("max_works"):
+        training = min(training, limit)
+        held = min(held, max(1, limit * params["holdout_percent"] // 100))
+    return training, held
+
+
 def split_holdout(
     accepted_works: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
