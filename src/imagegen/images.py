@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -54,8 +55,19 @@ def png_bytes(pixels: np.ndarray, pnginfo=None) -> bytes:
     return buffer.getvalue()
 
 
+@lru_cache(maxsize=1)
+def register_image_plugins() -> None:
+    """HEIF/HEIC through pillow-heif (AVIF is Pillow's own since 11.3)."""
+    try:
+        import pillow_heif
+    except ImportError:  # an install without it: HEIF stays unidentified
+        return
+    pillow_heif.register_heif_opener()
+
+
 def open_image(path, max_pixels: int) -> Image.Image:
     """Open and decode the first frame of an image, refusing anything over max_pixels."""
+    register_image_plugins()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         image = Image.open(path)

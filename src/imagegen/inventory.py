@@ -40,14 +40,16 @@ from imagegen.datasets.raw_folder import (
     RawFolder,
     entry_kind,
 )
+from imagegen.images import register_image_plugins
 from imagegen.provenance import metadata as md
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-# Raster formats Pillow may open. Others (EPS, which runs Ghostscript; TGA,
-# which has no signature) are never tried on hostile files.
-RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP")
+# Raster formats Pillow may open (HEIF through pillow-heif). Others (EPS,
+# which runs Ghostscript; TGA, which has no signature) are never tried on
+# hostile files.
+RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP", "AVIF", "HEIF")
 # Sources of embedded metadata, most authoritative first (creator/title pick).
 METADATA_ORDER = ("sidecar", "xmp", "svg_rdf", "c2pa", "iptc", "exif")
 
@@ -318,6 +320,7 @@ def _check_and_analyse(
         if md.has_c2pa_marker(data):
             found.append(md.read_c2pa(data, "SVG"))
         return "not_an_image:svg_not_rasterised"
+    register_image_plugins()
     with warnings.catch_warnings(), _png_text_limit(settings.max_metadata_bytes):
         warnings.simplefilter("ignore")
         try:

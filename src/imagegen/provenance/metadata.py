@@ -349,6 +349,8 @@ _C2PA_MIME = {
     "TIFF": "image/tiff",
     "GIF": "image/gif",
     "SVG": "image/svg+xml",
+    "AVIF": "image/avif",
+    "HEIF": "image/heic",
 }
 _c2pa_context = None
 
