@@ -9,6 +9,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageOps
 
+from imagegen.vector import render_svg, svg_document
+
 
 def to_model_input(image: Image.Image, size: int, channels: int) -> np.ndarray:
     """Composite alpha on white, pad to a square, resize; uint8 array (size, size, c).
@@ -65,12 +67,20 @@ def register_image_plugins() -> None:
     pillow_heif.register_heif_opener()
 
 
-def open_image(path, max_pixels: int) -> Image.Image:
-    """Open and decode the first frame of an image, refusing anything over max_pixels."""
+def open_image(path, max_pixels: int, svg_side: int = 256) -> Image.Image:
+    """Open and decode the first frame of an image, refusing anything over max_pixels.
+
+    An SVG/SVGZ is rendered with its longest side `svg_side`, as curation did.
+    """
     register_image_plugins()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    svg = svg_document(data)
+    if svg is not None:  # rendered as curation rendered it
+        return render_svg(svg[0], max_pixels, svg_side)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        image = Image.open(path)
+        image = Image.open(io.BytesIO(data))
         if image.size[0] * image.size[1] > max_pixels:
             image.close()
             raise ValueError(f"{image.size[0]}x{image.size[1]} is over the pixel limit")

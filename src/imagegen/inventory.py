@@ -42,6 +42,7 @@ from imagegen.datasets.raw_folder import (
 )
 from imagegen.images import register_image_plugins
 from imagegen.provenance import metadata as md
+from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class ProbeSettings:
     min_side: int
     max_file_bytes: int
     max_metadata_bytes: int = 1 << 20
+    svg_render_side: int = 256
     phash: bool = True
     hash_size: int = 16
     phash_min_side: int = 32
@@ -78,6 +80,7 @@ class ProbeSettings:
             min_side=policy.min_side,
             max_file_bytes=policy.max_file_bytes,
             max_metadata_bytes=policy.max_metadata_bytes,
+            svg_render_side=policy.svg_render_side,
             phash=policy.duplicates.perceptual,
             hash_size=policy.duplicates.hash_size,
             phash_min_side=policy.duplicates.min_side,
@@ -183,13 +186,6 @@ def sha256_file(path: Path, limit: int) -> tuple[str, int, bytes | None]:
     ):
         raise ChangedWhileRead("changed while read")
     return digest.hexdigest(), size, bytes(kept) if size <= limit else None
-
-
-def _looks_like_svg(head: bytes) -> bool:
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return text.startswith((b"<?xml", b"<svg", b"<!--", b"<!doctype")) and (
-        b"<svg" in head.lower()
-    )
 
 
 def read_bounded(path: Path, limit: int, source: str) -> bytes:
@@ -303,7 +299,8 @@ def _probe(
     found: list[md.Metadata] = []
     try:
         record.integrity = _check_and_analyse(data, record, settings, found)
-        if record.integrity in ("", "not_an_image:svg_not_rasterised"):
+        # A refused SVG is still described: its row shows what its metadata says.
+        if record.integrity == "" or record.integrity.startswith("not_an_image:svg"):
             found.extend(_external_metadata(folder, rel, settings))
     except md.MetadataError as exc:
         record.integrity = f"corrupt:{exc.code}"
@@ -314,12 +311,17 @@ def _check_and_analyse(
     data: bytes, record: FileRecord, settings: ProbeSettings, found: list
 ) -> str:
     """Header, pixel limit, decode, embedded metadata, pHash, faces; '' or a reason."""
-    if _looks_like_svg(data[:4096]):
-        record.format = "SVG"
-        found.append(md.read_svg_rdf(data, "svg_rdf", settings.max_metadata_bytes))
-        if md.has_c2pa_marker(data):
-            found.append(md.read_c2pa(data, "SVG"))
-        return "not_an_image:svg_not_rasterised"
+    try:
+        svg = svg_document(data)
+    except SvgRefused as exc:
+        record.format = "SVGZ" if is_gzip(data) else "SVG"
+        return (
+            "too_large:svg_bytes"
+            if exc.code == "svg_too_large"
+            else (f"not_an_image:{exc.code}")
+        )
+    if svg is not None:
+        return _check_svg(svg, data, record, settings, found)
     register_image_plugins()
     with warnings.catch_warnings(), _png_text_limit(settings.max_metadata_bytes):
         warnings.simplefilter("ignore")
@@ -352,6 +354,30 @@ def _check_and_analyse(
                 _analyse_pixels(image, record, settings)
             except Exception:  # noqa: BLE001 - an exotic mode we cannot analyse
                 return "corrupt:undecodable"
+    return ""
+
+
+def _check_svg(
+    svg: tuple[bytes, str], data: bytes, record: FileRecord, settings, found: list
+) -> str:
+    """RDF metadata, then the render (refused or failed: the row says why)."""
+    document, record.format = svg
+    found.append(md.read_svg_rdf(document, "svg_rdf", settings.max_metadata_bytes))
+    if md.has_c2pa_marker(data):
+        found.append(md.read_c2pa(data, "SVG"))
+    try:
+        image = render_svg(document, settings.max_pixels, settings.svg_render_side)
+    except SvgRefused as exc:
+        return f"not_an_image:{exc.code}"
+    with image:
+        record.width, record.height = image.size
+        record.mode = image.mode
+        if min(record.width, record.height) < settings.min_side:
+            return "too_small:side"
+        try:
+            _analyse_pixels(image, record, settings)
+        except Exception:  # noqa: BLE001 - as for rasters
+            return "corrupt:undecodable"
     return ""
 
 

@@ -260,7 +260,7 @@ def _external_works(root: Path, outside: Path, expected: dict, manifest: list) -
 
     # SVG RDF: an SVG work, and PNG renders described by `_sources/…svg`.
     _write(root, "vector/drawing.svg", media.svg_with_rdf(media.OCAL_PD))
-    expected["vector/drawing.svg"] = ("quarantined", "not_an_image:svg_not_rasterised")
+    expected["vector/drawing.svg"] = ("accepted", "ok")  # rendered, then curated
     for seed, (name, licence, extra) in enumerate(
         [
             ("fox", media.OCAL_PD, {}),

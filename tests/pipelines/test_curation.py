@@ -87,6 +87,7 @@ ACCEPTED = {
     "ok/cc_by.png": ("CC-BY-4.0", "A. Artist"),
     "ok/grey.png": ("LicenseRef-PublicDomain", "A. Artist"),
     "sidecar/photo.png": ("CC-BY-4.0", "Side Car"),
+    "vector/drawing.svg": ("CC-PDDC", "Jane Drawer"),
     "xmp/licensed.webp": ("CC-BY-4.0", "Webp Maker"),
     "xmp/plus_allowed.png": ("CC-BY-4.0", "Ada Lovelace"),
 }

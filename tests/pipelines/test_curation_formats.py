@@ -58,3 +58,117 @@ def test_avif_and_heif_are_decoded_with_their_xmp(tmp_path):
     params = {"image_size": 16, "channels": 3}
     images = build_image_set(accepted, RawFolder(tmp_path), params, POLICY)["images"]
     assert images.shape == (2, 16, 16, 3)
+
+
+# --- SVG and SVGZ -----------------------------------------------------------------------
+
+SVG_HEAD = (
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
+)
+
+
+def _svg(body: str, size: str = 'width="40" height="20"') -> bytes:
+    return f"{SVG_HEAD} {size}>{body}</svg>".encode()
+
+
+BLUE_RING = (
+    b'fill="none"/><circle cx="20" cy="20" r="14" stroke="blue" stroke-width="6"'
+    b' fill="white"/>'
+)
+
+
+def test_svg_and_svgz_are_rendered_and_curated_like_rasters(tmp_path):
+    import gzip
+
+    drawing = media.svg_with_rdf(media.OCAL_PD, "Ana", "Fox")
+    (tmp_path / "fox.svg").write_bytes(drawing)
+    (tmp_path / "fox2.svgz").write_bytes(
+        gzip.compress(drawing.replace(b'fill="red"/>', BLUE_RING))
+    )
+    wide = _svg(
+        '<a href="https://example.org/"><circle cx="20" cy="10" r="8" fill="green"/></a>'
+    )
+    (tmp_path / "wide.svg").write_bytes(wide)
+    (tmp_path / "manifest.csv").write_text("path,licence\nwide.svg,CC0-1.0\n")
+    rows = _curate(tmp_path)
+    got = {
+        path: (r.decision, r.reason, r.format, r.width, r.height, r.licence)
+        for path, r in rows.iterrows()
+    }
+    assert got == {
+        "fox.svg": ("accepted", "ok", "SVG", 256, 256, "CC-PDDC"),
+        "fox2.svgz": ("accepted", "ok", "SVGZ", 256, 256, "CC-PDDC"),
+        "wide.svg": ("accepted", "ok", "SVG", 256, 128, "CC0-1.0"),
+    }
+    assert rows.loc["fox.svg", "creator"] == "Ana"
+    assert rows.loc["fox.svg", "phash"] != ""
+    accepted = rows[rows["decision"] == "accepted"].reset_index()
+    params = {"image_size": 8, "channels": 3}
+    images = build_image_set(accepted, RawFolder(tmp_path), params, POLICY)["images"]
+
+    # Pixels of the render: red, blue, and green on a white (composited) ground.
+    def colour(image, y, x):
+        return tuple(int(v) for v in ((image[y, x] + 1) * 127.5).round())
+
+    assert colour(images[0], 4, 4) == (255, 0, 0)
+    assert min(colour(images[1], 4, 4)) > 240  # the ring's white middle
+    assert colour(images[1], 4, 1)[2] > 200 > colour(images[1], 4, 1)[0]
+    assert colour(images[2], 4, 4)[1] > 60 > colour(images[2], 4, 4)[0]
+
+
+def test_svgs_that_would_read_or_expand_beyond_themselves_are_refused(tmp_path):
+    import gzip
+    import time
+
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(media.encode(media.noise(seed=9), "PNG"))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    refused = {
+        "abs_image.svg": f'<image href="{outside}" width="9" height="9"/>',
+        "file_url.svg": f'<image xlink:href="file://{outside}" width="9" height="9"/>',
+        "http.svg": '<image href="http://example.org/a.png" width="9" height="9"/>',
+        "relative.svg": '<image href="../outside.png" width="9" height="9"/>',
+        "nested_svg.svg": '<image href="data:image/svg+xml;base64,PHN2Zy8+"/>',
+        "css_import.svg": "<style>@import url(a.css);</style><rect width='9' height='9'/>",
+        "css_url.svg": '<rect width="9" height="9" style="fill:url(http://x/p#g)"/>',
+        "fill_url.svg": '<rect width="9" height="9" fill="url(other.svg#g)"/>',
+    }
+    for name, body in refused.items():
+        (raw / name).write_bytes(_svg(body))
+    # <use> "billion laughs": ten uses of the level below, seven levels deep.
+    levels = ['<g id="l0"><rect width="1" height="1"/></g>']
+    for level in range(1, 8):
+        uses = "".join(f'<use href="#l{level - 1}"/>' for _ in range(10))
+        levels.append(f'<g id="l{level}">{uses}</g>')
+    (raw / "laughs.svg").write_bytes(_svg("<defs>" + "".join(levels) + "</defs>"))
+    (raw / "loop.svg").write_bytes(_svg('<g id="a"><use href="#a"/></g>'))
+    bomb = b"<svg xmlns='http://www.w3.org/2000/svg'>" + b" " * (64 << 20) + b"</svg>"
+    (raw / "bomb.svgz").write_bytes(gzip.compress(bomb))
+    big_png = media.png_bomb(60_000, 60_000)
+    import base64
+
+    embedded = "data:image/png;base64," + base64.b64encode(big_png).decode()
+    (raw / "embedded_bomb.svg").write_bytes(
+        _svg(f'<image href="{embedded}" width="9" height="9"/>')
+    )
+    (raw / "manifest.csv").write_text(
+        "path,licence\n" + "".join(f"{n},CC0-1.0\n" for n in refused)
+    )
+    started = time.monotonic()
+    rows = _curate(raw)
+    assert time.monotonic() - started < 30
+    got = {path: (r.decision, r.reason) for path, r in rows.iterrows()}
+    external = ("quarantined", "not_an_image:svg_external_reference")
+    assert got == {
+        **{name: external for name in refused},
+        "laughs.svg": ("quarantined", "not_an_image:svg_too_complex"),
+        "loop.svg": ("quarantined", "not_an_image:svg_reference_loop"),
+        "bomb.svgz": ("quarantined", "too_large:svg_bytes"),
+        "embedded_bomb.svg": (
+            "quarantined",
+            "not_an_image:svg_embedded_image_too_large",
+        ),
+    }
+    # The decision rests on the metadata that was read: the licence is shown.
+    assert set(rows.loc[list(refused), "licence"]) == {"CC0-1.0"}

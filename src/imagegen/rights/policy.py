@@ -69,6 +69,8 @@ class Policy(_Strict):
     min_side: int = Field(ge=1)
     max_file_bytes: int = Field(gt=0)
     max_metadata_bytes: int = Field(default=1 << 20, ge=1024)
+    # Longest side of an SVG/SVGZ work's render, px (a vector has no size of its own).
+    svg_render_side: int = Field(default=256, ge=16, le=4096)
     duplicates: DuplicatePolicy = DuplicatePolicy()
     faces: FacePolicy = FacePolicy()
 

@@ -71,7 +71,8 @@ def build_image_set(
     images = np.empty((len(works), size, size, channels), dtype=np.uint8)
     for index, rel in enumerate(works["path"]):
         # The file passed curation; a failure now means raw_dir changed since.
-        with open_image(raw_folder.resolve(rel), rules.max_pixels) as image:
+        real = raw_folder.resolve(rel)
+        with open_image(real, rules.max_pixels, rules.svg_render_side) as image:
             images[index] = to_model_input(image, size, channels)
     labels = works["label"].astype(str).tolist() if "label" in works else []
     class_names = sorted({x for x in labels if x})
