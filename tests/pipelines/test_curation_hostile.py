@@ -425,3 +425,34 @@ def test_any_tree_gets_one_row_per_entry_and_is_left_as_it_was(entries):
         # Nothing outside raw_dir was opened or listed.
         assert not [p for p in _READS.paths if p.startswith(str(outside))]
         assert not [p for p in _READS.paths if p.startswith("/etc")]
+
+
+@pytest.mark.slow
+def test_kedro_curation_run_over_a_hostile_tree_ends_with_exit_0(tmp_path):
+    from tests.project import copy_project, kedro
+
+    project = copy_project(tmp_path / "project")
+    raw = tmp_path / "raw"
+    (raw / "d").mkdir(parents=True)
+    (raw / "ok.png").write_bytes(_png(1))
+    (raw / "d" / "drawing.svg").write_bytes(media.svg_with_rdf(media.OCAL_PD))
+    os.symlink("loop_b.png", raw / "loop_a.png")
+    os.symlink("loop_a.png", raw / "loop_b.png")
+    os.symlink("missing.png", raw / "dangling.png")
+    os.symlink(str(tmp_path / "project" / "pyproject.toml"), raw / "escape.png")
+    os.mkfifo(raw / "d" / "pipe.png")
+    (raw / "empty.png").write_bytes(b"")
+    before = state(raw)
+    result = kedro(
+        project, "run", "--pipeline", "curation", "--params", f"raw_dir={raw}"
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    decisions = pd.read_csv(
+        project / "data/08_reporting/curation_decisions.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    assert sorted(decisions["path"]) == sorted(listed_entries(raw))
+    assert _decided(decisions)["loop_a.png"] == ("quarantined", "corrupt:link_loop")
+    assert _decided(decisions)["d/drawing.svg"] == ("accepted", "ok")
+    assert state(raw) == before
