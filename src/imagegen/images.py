@@ -11,12 +11,35 @@ from PIL import Image, ImageOps
 
 from imagegen.vector import render_svg, svg_document
 
+_HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greyscale scaled to 8-bit "L" (others as they are).
+
+    Pillow's own conversion clips these modes at 255, so a 16-bit scan would
+    come out white: 16-bit values are divided by 257, floats in [0, 1] scaled
+    by 255, 32-bit integers by their own range.
+    """
+    if image.mode not in _HIGH_DEPTH:
+        return image
+    pixels = np.asarray(image, dtype=np.float64)
+    top = float(pixels.max()) if pixels.size else 0.0
+    if image.mode == "F":
+        scale = 255.0 if top <= 1.0 else 1.0
+    elif image.mode.startswith("I;16") or top <= 65535:
+        scale = 1 / 257 if top > 255 or image.mode.startswith("I;16") else 1.0
+    else:
+        scale = 255.0 / top
+    return Image.fromarray(np.clip(np.round(pixels * scale), 0, 255).astype(np.uint8))
+
 
 def to_model_input(image: Image.Image, size: int, channels: int) -> np.ndarray:
     """Composite alpha on white, pad to a square, resize; uint8 array (size, size, c).
 
     Only pixels are kept: EXIF, XMP and every other chunk stay behind.
     """
+    image = to_8bit(image)
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
     if "A" in image.getbands() or "transparency" in image.info:

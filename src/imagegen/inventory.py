@@ -40,7 +40,7 @@ from imagegen.datasets.raw_folder import (
     RawFolder,
     entry_kind,
 )
-from imagegen.images import register_image_plugins
+from imagegen.images import register_image_plugins, to_8bit
 from imagegen.provenance import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
@@ -484,7 +484,8 @@ def _merge_metadata(record: FileRecord, found: list) -> None:
 
 def analysis_view(image: Image.Image, size: int) -> Image.Image:
     """Greyscale copy, alpha composited on white, longest side at most `size`."""
-    if image.mode in ("P", "PA", "1", "I;16", "I;16B", "I;16L", "I", "F", "CMYK"):
+    image = to_8bit(image)
+    if image.mode in ("P", "PA", "1", "CMYK"):
         image = image.convert("RGBA" if image.mode in ("P", "PA") else "RGB")
     factor = max(image.size) // size
     if factor >= 2:

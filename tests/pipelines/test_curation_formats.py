@@ -172,3 +172,38 @@ def test_svgs_that_would_read_or_expand_beyond_themselves_are_refused(tmp_path):
     }
     # The decision rests on the metadata that was read: the licence is shown.
     assert set(rows.loc[list(refused), "licence"]) == {"CC0-1.0"}
+
+
+# --- depth and colour spaces -------------------------------------------------------------
+
+
+def test_16_bit_float_and_cmyk_works_keep_their_tones(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 1, 64), (64, 1))
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "scan16.png")
+    Image.fromarray(ramp.astype(np.float32)).save(tmp_path / "float.tif")
+    rgb = Image.fromarray((np.stack([ramp] * 3, -1) * 255).astype(np.uint8))
+    rgb.convert("CMYK").save(tmp_path / "print.jpg")
+    rgb.convert("CMYK").save(tmp_path / "print.tif")
+    lines = "".join(f"{p.name},CC0-1.0\n" for p in sorted(tmp_path.iterdir()))
+    (tmp_path / "manifest.csv").write_text("path,licence\n" + lines)
+    rows = _curate(tmp_path)
+    # The same ramp four ways: one kept, the others seen as its near-duplicates.
+    kept = rows.loc["float.tif", "work_id"]
+    assert rows["reason"].to_dict() == {
+        "float.tif": "ok",
+        **{
+            p: f"near_duplicate:{kept}"
+            for p in ("print.jpg", "print.tif", "scan16.png")
+        },
+    }
+    accepted = rows.reset_index()
+    params = {"image_size": 8, "channels": 1}
+    images = build_image_set(accepted, RawFolder(tmp_path), params, POLICY)["images"]
+    for path, image in zip(accepted["path"], images, strict=True):
+        row = ((image[4, :, 0] + 1) * 127.5).round()
+        # A dark-to-light ramp, not clipped to white (Pillow's own 16-bit convert).
+        assert row[0] < 40 and row[-1] > 215, (path, row)
+        assert (np.diff(row) > 0).all(), (path, row)
