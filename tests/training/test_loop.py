@@ -10,7 +10,7 @@ import pytest
 
 from imagegen.models import generate_images, latent_noise
 from imagegen.training.checkpoints import CheckpointMismatch, CheckpointStore
-from imagegen.training.loop import NonFiniteLossError, train
+from imagegen.training.loop import NonFiniteLossError, TrainingCollapsedError, train
 from tests.training.digits import digits_training_set
 
 
@@ -157,3 +157,82 @@ def test_batch_is_capped_by_the_training_set(smoke_params):
     result = train(digits_training_set(n=40), smoke_params(batch_size=64))
     assert result.summary["batch_size"] == 40
     assert result.summary["steps_per_epoch"] == 1
+
+
+def _zero_generator_output(model):
+    for weight in model.generator.layers[-1].weights:
+        weight.assign(np.zeros(weight.shape, dtype="float32"))
+
+
+def test_collapse_is_checked_every_n_steps_and_stop_keeps_the_last_good_checkpoint(
+    smoke_params, caplog
+):
+    params = smoke_params(
+        epochs=4,
+        collapse_threshold=0.01,
+        on_collapse="stop",
+        collapse_check_every_n_steps=3,
+        checkpoint_every_n_steps=2,
+    )
+    with caplog.at_level(logging.INFO, logger="imagegen.training.callbacks"):
+        with pytest.raises(TrainingCollapsedError) as info:
+            train(
+                digits_training_set(),
+                params,
+                extra_callbacks=(AtStep(7, _zero_generator_output),),
+            )
+    message = str(info.value)
+    assert "collapsed" in message
+    assert "training.augment" in message and "training.on_collapse=warn" in message
+    # 4 steps per epoch. Checks at steps 3, 4, 6 pass; 8 (the end of epoch 2)
+    # and 9 are under the threshold: the second in a row stops the run.
+    assert "at step 9 (epoch 3)" in message
+    assert "Sample diversity" in caplog.text and "at step 3 " in caplog.text
+    latest = CheckpointStore(params.checkpoint_dir + "/dcgan").latest()
+    assert latest.step == 6  # the last one before the first collapsed check
+    assert "step 6)" in message
+
+
+def test_on_collapse_warn_warns_at_every_check_and_trains_on(smoke_params):
+    params = smoke_params(
+        epochs=3, collapse_threshold=0.01, collapse_check_every_n_steps=3
+    )
+    result = train(
+        digits_training_set(),
+        params,
+        extra_callbacks=(AtStep(7, _zero_generator_output),),
+    )
+    assert result.summary["steps"] == 12  # 4 steps per epoch
+    assert result.summary["collapse_warnings"] == [2, 3]
+    assert result.summary["collapse_warning_steps"] == [9]
+    assert [c["step"] for c in result.summary["diversity_checks"]] == [
+        3,
+        4,
+        6,
+        8,
+        9,
+        12,
+    ]
+
+
+@pytest.mark.parametrize("augment", ["diffaugment", "ada"])
+def test_ema_generator_is_what_the_training_node_returns(augment, smoke_params):
+    from imagegen.pipelines.training.nodes import train_model
+
+    params = smoke_params(epochs=2, ema_decay=0.9, augment=augment)
+    generator, metrics, _, summary = train_model(
+        digits_training_set(), params.model_dump()
+    )
+    assert summary["ema_decay"] == 0.9 and summary["augment"] == augment
+    result = train(digits_training_set(), params)
+    raw, ema = result.model.generator, result.model.ema_generator
+    assert result.model.sampling_generator is ema
+    differs = [
+        not np.allclose(a, b) for a, b in zip(raw.get_weights(), ema.get_weights(), strict=True)
+    ]
+    assert any(differs)
+    # The node's generator is the EMA copy of the same run (training is seeded).
+    for mine, theirs in zip(generator.get_weights(), ema.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, theirs, atol=1e-5)
+    if augment == "ada":
+        assert "ada_p" in metrics and "ada_r_t" in metrics

@@ -139,7 +139,9 @@ class Augmenter(keras.layers.Layer):
 
         gate = per_sample(self._gate(batch, "float32"))
         if ada:
-            brightness = keras.random.normal((batch,), stddev=0.2, seed=self.seed_generator)
+            brightness = keras.random.normal(
+                (batch,), stddev=0.2, seed=self.seed_generator
+            )
         else:
             brightness = self._uniform(batch, -0.5, 0.5)
         x = x + per_sample(brightness) * gate
@@ -161,7 +163,9 @@ class Augmenter(keras.layers.Layer):
             return ops.where(ops.reshape(flag, (-1, 1, 1, 1)), a, b)
 
         if "xflip" in self.ops_:
-            flip = self._gate(batch, "float32") * ops.cast(self._uniform(batch) < 0.5, "float32")
+            flip = self._gate(batch, "float32") * ops.cast(
+                self._uniform(batch) < 0.5, "float32"
+            )
             x = choose(flip > 0, ops.flip(x, axis=2), x)
         if "rotate90" in self.ops_:
             gate = self._gate(batch, "float32") > 0

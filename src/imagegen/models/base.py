@@ -69,9 +69,9 @@ def generator_trunk(
             x = layers.UpSampling2D(2)(x)
             x = Conv2D(width // 2 ** (stage + 1), 3, padding="same", use_bias=False)(x)
             x = block(x)
-        return Conv2D(
-            channels, 3, padding="same", activation="tanh", dtype="float32"
-        )(x)
+        return Conv2D(channels, 3, padding="same", activation="tanh", dtype="float32")(
+            x
+        )
     x = Conv2DTranspose(width // 2, 5, strides=1, padding="same", use_bias=False)(x)
     x = block(x)
     for stage in range(stages - 1):

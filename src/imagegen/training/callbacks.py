@@ -38,6 +38,9 @@ class RunState:
     collapse_epochs: list[int] = field(default_factory=list)
     collapse_steps: list[int] = field(default_factory=list)
     diversity_checks: list[dict[str, float]] = field(default_factory=list)
+    # `on_collapse: stop` holds checkpoints while the last check was under the
+    # threshold, so the one kept is from before the collapse.
+    hold_checkpoints: bool = False
     pending_metrics: list[np.ndarray] | None = None
     resumed_from: int | None = None
 
@@ -152,11 +155,12 @@ class EpochSamples(keras.callbacks.Callback):
             epoch,
         )
         self._below = self._below + 1 if collapsed else 0
+        self.state.hold_checkpoints = collapsed and self.on_collapse == "stop"
         if not collapsed:
             return
-        (self.state.collapse_epochs if at_epoch_end else self.state.collapse_steps).append(
-            epoch if at_epoch_end else step
-        )
+        (
+            self.state.collapse_epochs if at_epoch_end else self.state.collapse_steps
+        ).append(epoch if at_epoch_end else step)
         logger.warning(
             "Possible mode collapse at epoch %d (step %d): sample diversity is %.2f "
             "of the training set's (threshold training.collapse_threshold = %.2f)",
@@ -254,8 +258,8 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
             self.save()
 
     def save(self) -> None:
-        if self.store is None:  # not the chief of a multi-worker run
-            return
+        if self.store is None or self.state.hold_checkpoints:
+            return  # not the chief of a multi-worker run, or a suspected collapse
         started = time.perf_counter()
         path = self.store.save(
             self.model,

@@ -34,7 +34,8 @@ def train_model(
         f"epoch_{epoch:04d}": Image.fromarray(grid)
         for epoch, grid in result.grids.items()
     }
-    return result.model.generator, metrics, grids, result.summary
+    # The EMA generator when training.ema_decay > 0: it is saved, evaluated and served.
+    return result.model.sampling_generator, metrics, grids, result.summary
 
 
 def plot_training_samples(
