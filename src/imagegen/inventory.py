@@ -106,6 +106,7 @@ class FileRecord:
     link_target: str = ""  # escaped path of a link's target inside raw_dir
     integrity: str = ""  # "" or a reason code with detail, e.g. "corrupt:truncated"
     phash: str = ""  # hex perceptual hash, "" when not computed
+    colour: str = ""  # hex RGB means of a 4x4 grid (on white), "" with no phash
     faces: int = 0
     gps: bool = False
     metadata: str = ""  # sources that said something, e.g. "xmp|exif"
@@ -482,8 +483,8 @@ def _merge_metadata(record: FileRecord, found: list) -> None:
 # --- pixels ------------------------------------------------------------------------
 
 
-def analysis_view(image: Image.Image, size: int) -> Image.Image:
-    """Greyscale copy, alpha composited on white, longest side at most `size`."""
+def _composite_view(image: Image.Image, size: int) -> Image.Image:
+    """8-bit copy, alpha composited on white, longest side under 2 x `size`."""
     image = to_8bit(image)
     if image.mode in ("P", "PA", "1", "CMYK"):
         image = image.convert("RGBA" if image.mode in ("P", "PA") else "RGB")
@@ -494,9 +495,28 @@ def analysis_view(image: Image.Image, size: int) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    grey = image.convert("L")
+    return image
+
+
+def analysis_view(image: Image.Image, size: int) -> Image.Image:
+    """Greyscale copy, alpha composited on white, longest side at most `size`."""
+    grey = _composite_view(image, size).convert("L")
     grey.thumbnail((size, size), Image.Resampling.BILINEAR)
     return grey
+
+
+COLOUR_GRID = 4
+
+
+def colour_signature(view: Image.Image) -> str:
+    """Mean RGB of each cell of a 4x4 grid over the whole image, as hex.
+
+    The pHash sees grey levels only: a green and an orange balloon, or two
+    flags with the same stripes, hash alike. Cell means survive resizing and
+    JPEG re-encoding (they average the chroma that subsampling smears).
+    """
+    cells = view.convert("RGB").resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX)
+    return cells.tobytes().hex()
 
 
 @lru_cache(maxsize=1)
@@ -526,11 +546,16 @@ def count_faces(grey: Image.Image, settings: ProbeSettings) -> int:
 def _analyse_pixels(image, record: FileRecord, settings: ProbeSettings) -> None:
     if not (settings.phash or settings.faces):
         return
-    grey = analysis_view(image, settings.detect_size)
+    view = _composite_view(image, settings.detect_size)
+    grey = view.convert("L")
+    grey.thumbnail(
+        (settings.detect_size, settings.detect_size), Image.Resampling.BILINEAR
+    )
     if settings.phash and min(record.width, record.height) >= settings.phash_min_side:
         import imagehash
 
         record.phash = str(imagehash.phash(grey, hash_size=settings.hash_size))
+        record.colour = colour_signature(view)
     if settings.faces:
         record.faces = count_faces(grey, settings)
 
@@ -538,18 +563,42 @@ def _analyse_pixels(image, record: FileRecord, settings: ProbeSettings) -> None:
 # --- duplicates ----
 
 
+def colour_distances(kept: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Largest RGB distance over the grid cells, of `colour` to each kept signature."""
+    diff = kept.astype(np.int32) - colour.astype(np.int32)
+    return np.sqrt((diff**2).reshape(len(kept), -1, 3).sum(axis=2)).max(axis=1)
+
+
+def _colour_array(colours: list[str] | None, count: int) -> np.ndarray | None:
+    if not colours or any(not c for c in colours):
+        return None  # an inventory without colour signatures: pHash alone
+    return np.frombuffer(bytes.fromhex("".join(colours)), dtype=np.uint8).reshape(
+        count, -1
+    )
+
+
 def near_duplicates(
-    paths: list[str], work_ids: list[str], hashes: list[str], max_distance: int
+    paths: list[str],
+    work_ids: list[str],
+    hashes: list[str],
+    max_distance: int,
+    colours: list[str] | None = None,
+    max_colour_distance: float | None = None,
 ) -> dict[str, str]:
     """{path: kept work id} for each work within `max_distance` bits of an earlier one.
 
-    Works are taken in the given order; each is compared with the works kept so
-    far and, when close to any, points to the first of them. Vectorised over
-    the kept set (about 0.1 s for 10,000 works; a BK-tree or LSH index would
-    take over at millions).
+    With colour signatures and `max_colour_distance`, a work is a near-duplicate
+    only of a kept work whose grid colours are also within that distance (a
+    recoloured drawing is another work). Works are taken in the given order;
+    each is compared with the works kept so far and, when close to any, points
+    to the first of them. Vectorised over the kept set (about 0.1 s for 10,000
+    works; a BK-tree or LSH index would take over at millions).
     """
     if not hashes:
         return {}
+    palette = _colour_array(colours, len(hashes))
+    if max_colour_distance is None:
+        palette = None
     width = len(hashes[0])
     chunks = (width + 15) // 16  # 64-bit words per hash
     words = np.array(
@@ -563,6 +612,7 @@ def near_duplicates(
         dtype=np.uint64,
     )
     kept = np.empty_like(words)
+    kept_palette = np.empty_like(palette) if palette is not None else None
     kept_ids: list[str] = []
     found: dict[str, str] = {}
     for index, path in enumerate(paths):
@@ -571,10 +621,15 @@ def near_duplicates(
                 axis=1
             )
             close = np.flatnonzero(distance <= max_distance)
+            if close.size and palette is not None:
+                apart = colour_distances(kept_palette[close], palette[index])
+                close = close[apart <= max_colour_distance]
             if close.size:
                 found[path] = kept_ids[int(close[0])]
                 continue
         kept[len(kept_ids)] = words[index]
+        if palette is not None:
+            kept_palette[len(kept_ids)] = palette[index]
         kept_ids.append(work_ids[index])
     return found
 

@@ -33,6 +33,9 @@ REASON_CODES = (
 )
 
 
+COLOUR_DEFAULT = 50.0
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +55,9 @@ class DuplicatePolicy(_Strict):
     # Works whose smaller side is under this get no perceptual hash: a 64-bit
     # DCT hash of an 8x8 image is little more than the image itself.
     min_side: int = Field(default=32, ge=1)
+    # A perceptual match counts only when the 4x4 grid colours agree too:
+    # largest RGB distance of a cell (0-441); null compares grey levels only.
+    max_colour_distance: float | None = Field(default=COLOUR_DEFAULT, ge=0)
 
 
 class FacePolicy(_Strict):

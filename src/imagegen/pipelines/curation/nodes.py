@@ -223,6 +223,8 @@ def find_duplicates(inventory: pd.DataFrame, policy: dict) -> pd.DataFrame:
             candidates["work_id"].tolist(),
             candidates["phash"].tolist(),
             rules.duplicates.max_distance,
+            candidates["colour"].tolist() if "colour" in candidates else None,
+            rules.duplicates.max_colour_distance,
         )
     return pd.DataFrame(
         {
