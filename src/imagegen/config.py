@@ -87,6 +87,7 @@ class DCGANParams(_Strict):
     loss: Literal["bce", "hinge"] = "bce"
     dropout: float = Field(default=0.3, ge=0, lt=1)
     spectral_norm: bool = False
+    minibatch_std: bool = False
 
 
 class CGANParams(DCGANParams):

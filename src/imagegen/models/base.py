@@ -91,6 +91,24 @@ def generator_trunk(
     )(x)
 
 
+@keras.saving.register_keras_serializable(package="imagegen")
+class MinibatchStd(layers.Layer):
+    """Appends the batch's mean feature standard deviation to every sample's features.
+
+    Karras et al. 2018 (ProGAN): a discriminator that sees how alike the
+    samples of a batch are can tell a collapsed generator's batch from a real
+    one, so collapse costs the generator. Keras has no such layer.
+    """
+
+    def call(self, features):
+        spread = ops.mean(ops.std(features, axis=0))
+        column = ops.ones_like(features[:, :1]) * ops.cast(spread, features.dtype)
+        return ops.concatenate([features, column], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def discriminator_trunk(
     x,
     image_size: int,
@@ -98,11 +116,13 @@ def discriminator_trunk(
     *,
     dropout: float = 0.3,
     spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ):
     """Stride-2 5x5 convolutions, LeakyReLU (and dropout), flattened features.
 
     `spectral_norm` wraps each convolution in Keras' `SpectralNormalization`
     (Miyato et al. 2018): the discriminator stays 1-Lipschitz per layer.
+    `minibatch_std` appends the batch's feature spread (`MinibatchStd`).
     """
     _, stages = upsampling_stages(image_size)
     for stage in range(stages):
@@ -111,7 +131,8 @@ def discriminator_trunk(
         x = layers.LeakyReLU()(x)
         if dropout:
             x = layers.Dropout(dropout)(x)
-    return layers.Flatten()(x)
+    x = layers.Flatten()(x)
+    return MinibatchStd()(x) if minibatch_std else x
 
 
 def bce_logits(labels, logits):

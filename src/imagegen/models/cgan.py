@@ -47,6 +47,7 @@ def build_conditional_discriminator(
     filters: int,
     dropout: float = 0.3,
     spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """[image, label] -> one logit: linear(features) + <embed(label), features>."""
     image = keras.Input((image_size, image_size, channels), name="image")
@@ -55,7 +56,12 @@ def build_conditional_discriminator(
     label_map = layers.Reshape((image_size, image_size, 1))(label_map)
     x = layers.Concatenate()([image, label_map])
     features = discriminator_trunk(
-        x, image_size, filters, dropout=dropout, spectral_norm=spectral_norm
+        x,
+        image_size,
+        filters,
+        dropout=dropout,
+        spectral_norm=spectral_norm,
+        minibatch_std=minibatch_std,
     )
     features = layers.Activation("linear", dtype="float32")(features)
     unconditional = layers.Dense(1, dtype="float32")(features)
@@ -87,6 +93,7 @@ class CGAN(AdversarialModel):
         architecture: str = "dcgan",
         dropout: float = 0.3,
         spectral_norm: bool = False,
+        minibatch_std: bool = False,
         **kwargs: Any,
     ):
         super().__init__(image_size, channels, latent_dim, seed, **kwargs)
@@ -99,6 +106,7 @@ class CGAN(AdversarialModel):
         self.architecture = architecture
         self.dropout = dropout
         self.spectral_norm = spectral_norm
+        self.minibatch_std = minibatch_std
         self.generator = build_conditional_generator(
             image_size,
             channels,
@@ -115,6 +123,7 @@ class CGAN(AdversarialModel):
             discriminator_filters,
             dropout,
             spectral_norm,
+            minibatch_std,
         )
         self.finish_build()
 
@@ -136,5 +145,6 @@ class CGAN(AdversarialModel):
             architecture=self.architecture,
             dropout=self.dropout,
             spectral_norm=self.spectral_norm,
+            minibatch_std=self.minibatch_std,
         )
         return config

@@ -44,11 +44,17 @@ def build_discriminator(
     filters: int,
     dropout: float = 0.3,
     spectral_norm: bool = False,
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """Image -> one real/fake logit."""
     inputs = keras.Input((image_size, image_size, channels), name="image")
     features = discriminator_trunk(
-        inputs, image_size, filters, dropout=dropout, spectral_norm=spectral_norm
+        inputs,
+        image_size,
+        filters,
+        dropout=dropout,
+        spectral_norm=spectral_norm,
+        minibatch_std=minibatch_std,
     )
     outputs = layers.Dense(1, dtype="float32")(features)
     return keras.Model(inputs, outputs, name="discriminator")
@@ -71,6 +77,7 @@ class DCGAN(AdversarialModel):
         architecture: str = "dcgan",
         dropout: float = 0.3,
         spectral_norm: bool = False,
+        minibatch_std: bool = False,
         **kwargs: Any,
     ):
         super().__init__(image_size, channels, latent_dim, seed, **kwargs)
@@ -79,6 +86,7 @@ class DCGAN(AdversarialModel):
         self.architecture = architecture
         self.dropout = dropout
         self.spectral_norm = spectral_norm
+        self.minibatch_std = minibatch_std
         self.generator = build_generator(
             image_size,
             channels,
@@ -87,7 +95,12 @@ class DCGAN(AdversarialModel):
             architecture=architecture,
         )
         self.discriminator = build_discriminator(
-            image_size, channels, discriminator_filters, dropout, spectral_norm
+            image_size,
+            channels,
+            discriminator_filters,
+            dropout,
+            spectral_norm,
+            minibatch_std,
         )
         self.finish_build()
 
@@ -103,5 +116,6 @@ class DCGAN(AdversarialModel):
             architecture=self.architecture,
             dropout=self.dropout,
             spectral_norm=self.spectral_norm,
+            minibatch_std=self.minibatch_std,
         )
         return config
