@@ -196,8 +196,12 @@ def ada_recipe_model(image_size: int, channels: int, seed: int):
                 ) / 2
             g_vars = self.generator.trainable_weights
             d_vars = self.discriminator.trainable_weights
-            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars, strict=True))
-            self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars, strict=True))
+            self.g_optimizer.apply_gradients(
+                zip(tape.gradient(g_loss, g_vars), g_vars, strict=True)
+            )
+            self.d_optimizer.apply_gradients(
+                zip(tape.gradient(d_loss, d_vars), d_vars, strict=True)
+            )
             accuracy = tf.reduce_mean(tf.cast(real_logits > 0, tf.float32))
             self.p.assign(
                 tf.clip_by_value(
