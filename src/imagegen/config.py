@@ -74,6 +74,8 @@ class PreprocessingParams(_Strict):
     channels: Literal[1, 3]
     holdout_percent: int = Field(ge=0, lt=100)
     max_works: int | None = Field(default=None, gt=0)
+    # Classes for cgan: the manifest's label column, or the top-level folder.
+    class_from: Literal["manifest", "folder"] = "manifest"
 
 
 class DCGANParams(_Strict):

@@ -84,3 +84,19 @@ def test_manifest_and_digest(works, base_policy):
         nodes.compute_dataset_digest(manifest.iloc[1:])["dataset_digest"]
         != digest["dataset_digest"]
     )
+
+
+def test_classes_come_from_the_manifest_or_the_top_level_folder():
+    import pandas as pd
+
+    from imagegen.pipelines.preprocessing.nodes import work_labels
+
+    works = pd.DataFrame(
+        {
+            "path": ["animals/cat.png", "food/deep/pie.png", "top.png", "food/x.png"],
+            "label": ["", None, "", "dessert"],
+        }
+    )
+    assert work_labels(works, "manifest") == ["", "", "", "dessert"]
+    assert work_labels(works, "folder") == ["animals", "food", "", "dessert"]
+    assert work_labels(works.drop(columns="label"), "folder")[:2] == ["animals", "food"]

@@ -62,6 +62,25 @@ def split_holdout(
     return training.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
+def work_labels(works: pd.DataFrame, class_from: str) -> list[str]:
+    """Each work's class: the manifest's `label`, or with "folder" its top-level folder.
+
+    With "folder" a manifest label still wins; works at the top of the raw
+    folder have no class ("").
+    """
+    labels = (
+        works["label"].fillna("").astype(str).tolist()
+        if "label" in works
+        else [""] * len(works)
+    )
+    if class_from == "folder":
+        folders = [p.split("/", 1)[0] if "/" in p else "" for p in works["path"]]
+        labels = [
+            label or folder for label, folder in zip(labels, folders, strict=True)
+        ]
+    return labels
+
+
 def build_image_set(
     works: pd.DataFrame, raw_folder: RawFolder, params: dict[str, Any], policy: dict
 ) -> dict[str, np.ndarray]:
@@ -74,7 +93,7 @@ def build_image_set(
         real = raw_folder.resolve(rel)
         with open_image(real, rules.max_pixels, rules.svg_render_side) as image:
             images[index] = to_model_input(image, size, channels)
-    labels = works["label"].astype(str).tolist() if "label" in works else []
+    labels = work_labels(works, params.get("class_from", "manifest"))
     class_names = sorted({x for x in labels if x})
     label_ids = np.array(
         [class_names.index(x) if x else -1 for x in labels] or [-1] * len(works),
