@@ -456,3 +456,8 @@ def test_kedro_curation_run_over_a_hostile_tree_ends_with_exit_0(tmp_path):
     assert _decided(decisions)["loop_a.png"] == ("quarantined", "corrupt:link_loop")
     assert _decided(decisions)["d/drawing.svg"] == ("accepted", "ok")
     assert state(raw) == before
+
+
+def test_a_missing_folder_lists_no_works(tmp_path):
+    # The lineage hook digests a RawFolder whose folder may not exist.
+    assert list(RawFolder(tmp_path / "absent").iter_works()) == []

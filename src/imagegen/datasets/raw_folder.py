@@ -108,6 +108,11 @@ class RawFolder:
             try:
                 with os.scandir(self.root / rel_dir) as listing:
                     entries = list(listing)
+            except FileNotFoundError:
+                if not rel_dir:
+                    return  # no raw_dir: no works (inventory_works says so first)
+                yield encode_rel_path(rel_dir)  # gone since listed: probed as such
+                continue
             except OSError:
                 if not rel_dir:
                     raise  # raw_dir itself: a configuration error, not a work
