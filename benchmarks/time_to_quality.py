@@ -13,6 +13,8 @@ Arms, each trained from scratch for every seed:
   driven towards a discriminator accuracy of 0.85 on reals over 1,000 steps).
 - `project`: `imagegen.training.loop.train` with the parameters of `--env`
   (conf/base merged with conf/<env>), `--set key=value` overrides on top.
+- `project_resize` (optional): the same with the `resize` generator
+  (nearest upsampling + 3x3 convolutions) instead of the DCGAN trunk.
 
 Every arm stops at the same wall-clock budget (`--minutes`, default 20) or,
 with `--budget-images N`, after N real images seen (comparable across
