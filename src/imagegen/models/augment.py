@@ -108,6 +108,9 @@ class Augmenter(keras.layers.Layer):
         self.p = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="ada_p"
         )
+        # Nothing depends on the input shape: built now, so Keras never traces
+        # the whole model to build it (it does under a distribution strategy).
+        self.built = True
 
     # --- drawing per-sample parameters -------------------------------------------
 
