@@ -228,7 +228,8 @@ def test_ema_generator_is_what_the_training_node_returns(augment, smoke_params):
     raw, ema = result.model.generator, result.model.ema_generator
     assert result.model.sampling_generator is ema
     differs = [
-        not np.allclose(a, b) for a, b in zip(raw.get_weights(), ema.get_weights(), strict=True)
+        not np.allclose(a, b)
+        for a, b in zip(raw.get_weights(), ema.get_weights(), strict=True)
     ]
     assert any(differs)
     # The node's generator is the EMA copy of the same run (training is seeded).
