@@ -14,6 +14,24 @@ from PIL import Image
 from tests import media
 
 
+def curate(root: Path, policy: dict, workers: int = 1, chunk_size: int = 64):
+    """Decisions of the curation nodes over `root`, in process, as the pipeline chains them."""
+    from imagegen.datasets.raw_folder import RawFolder
+    from imagegen.pipelines.curation import nodes
+
+    folder = RawFolder(root)
+    inventory = nodes.inventory_works(
+        folder, {}, policy, {"workers": workers, "chunk_size": chunk_size}
+    )
+    return nodes.decide_works(
+        inventory,
+        nodes.find_duplicates(inventory, policy),
+        nodes.read_manifest(folder),
+        nodes.read_takedown_list(folder),
+        policy,
+    )
+
+
 def png(path: Path, size=(32, 32), seed: int = 0, mode: str = "RGB") -> bytes:
     rng = np.random.default_rng(seed)
     channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]

@@ -17,7 +17,7 @@ from imagegen.default_data import write_digits
 from imagegen.pipelines.curation import nodes
 from tests import media
 from tests.conftest import PROJECT_ROOT
-from tests.pipelines.corpus import ODD_NAMES, build_corpus, snapshot
+from tests.pipelines.corpus import ODD_NAMES, build_corpus, curate, snapshot
 
 POLICY_FILE = PROJECT_ROOT / "conf/base/policy.yml"
 
@@ -46,17 +46,7 @@ def curated(corpus, policy, tmp_path_factory):
 
 
 def _curate(root, policy, tmp_path, workers=1):
-    folder = RawFolder(root)
-    inventory = nodes.inventory_works(
-        folder, {}, policy, {"workers": workers, "chunk_size": 4}
-    )
-    decisions = nodes.decide_works(
-        inventory,
-        nodes.find_duplicates(inventory, policy),
-        nodes.read_manifest(folder),
-        nodes.read_takedown_list(folder),
-        policy,
-    )
+    decisions = curate(root, policy, workers=workers, chunk_size=4)
     validation = nodes.validate_decisions(decisions, policy, str(tmp_path / "docs"))
     return decisions, validation
 

@@ -7,24 +7,16 @@ import io
 import yaml
 
 from imagegen.datasets.raw_folder import RawFolder
-from imagegen.pipelines.curation import nodes
 from imagegen.pipelines.preprocessing.nodes import build_image_set
 from tests import media
 from tests.conftest import PROJECT_ROOT
+from tests.pipelines.corpus import curate
 
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
 
 
 def _curate(root):
-    folder = RawFolder(root)
-    inventory = nodes.inventory_works(folder, {}, POLICY, {"workers": 1})
-    return nodes.decide_works(
-        inventory,
-        nodes.find_duplicates(inventory, POLICY),
-        nodes.read_manifest(folder),
-        nodes.read_takedown_list(folder),
-        POLICY,
-    ).set_index("path")
+    return curate(root, POLICY).set_index("path")
 
 
 def _encode(fmt, seed, xmp):

@@ -23,6 +23,7 @@ from imagegen.pipelines.curation.supply import NothingToCurate
 from imagegen.rights.policy import DECISIONS, REASON_CODES
 from tests import media
 from tests.conftest import PROJECT_ROOT
+from tests.pipelines.corpus import curate
 
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
 
@@ -32,17 +33,7 @@ def _png(seed: int) -> bytes:
 
 
 def _curate(root: Path, docs: Path | None = None) -> pd.DataFrame:
-    folder = RawFolder(root)
-    inventory = nodes.inventory_works(
-        folder, {}, POLICY, {"workers": 1, "chunk_size": 4}
-    )
-    decisions = nodes.decide_works(
-        inventory,
-        nodes.find_duplicates(inventory, POLICY),
-        nodes.read_manifest(folder),
-        nodes.read_takedown_list(folder),
-        POLICY,
-    )
+    decisions = curate(root, POLICY, chunk_size=4)
     if docs is not None:
         assert nodes.validate_decisions(decisions, POLICY, str(docs))["success"]
     return decisions

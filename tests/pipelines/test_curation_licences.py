@@ -10,9 +10,9 @@ import yaml
 from PIL import Image
 
 from imagegen.datasets.raw_folder import RawFolder
-from imagegen.pipelines.curation import nodes
 from tests import media
 from tests.conftest import PROJECT_ROOT
+from tests.pipelines.corpus import curate
 
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
 CC_BY_TEXT = (
@@ -22,16 +22,7 @@ CC_BY_TEXT = (
 
 
 def _curate(root):
-    folder = RawFolder(root)
-    inventory = nodes.inventory_works(folder, {}, POLICY, {"workers": 1})
-    decisions = nodes.decide_works(
-        inventory,
-        nodes.find_duplicates(inventory, POLICY),
-        nodes.read_manifest(folder),
-        nodes.read_takedown_list(folder),
-        POLICY,
-    )
-    return decisions.set_index("path")
+    return curate(root, POLICY).set_index("path")
 
 
 def _manifest(root, rows, bom=False):
