@@ -27,6 +27,11 @@ class AtStep(keras.callbacks.Callback):
             self.action(self.model)
 
 
+def _zero_generator_output(model):
+    for weight in model.generator.layers[-1].weights:
+        weight.assign(np.zeros(weight.shape, dtype="float32"))
+
+
 def crash(model):
     raise KeyboardInterrupt("simulated kill")
 
@@ -119,15 +124,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(smoke_params):
 
 
 def test_collapsed_samples_raise_a_warning(smoke_params, caplog):
-    def collapse(model):
-        for weight in model.generator.layers[-1].weights:
-            weight.assign(np.zeros(weight.shape, dtype="float32"))
-
     # The smoke nets reach a diversity of about 0.03 in epoch 1: twice 0.01.
     params = smoke_params(epochs=3, collapse_threshold=0.01)
     with caplog.at_level(logging.WARNING, logger="imagegen.training.callbacks"):
         result = train(
-            digits_training_set(), params, extra_callbacks=(AtStep(8, collapse),)
+            digits_training_set(),
+            params,
+            extra_callbacks=(AtStep(8, _zero_generator_output),),
         )
     assert result.history[0]["sample_diversity"] > 0.02
     assert result.history[1]["sample_diversity"] == 0.0
@@ -157,11 +160,6 @@ def test_batch_is_capped_by_the_training_set(smoke_params):
     result = train(digits_training_set(n=40), smoke_params(batch_size=64))
     assert result.summary["batch_size"] == 40
     assert result.summary["steps_per_epoch"] == 1
-
-
-def _zero_generator_output(model):
-    for weight in model.generator.layers[-1].weights:
-        weight.assign(np.zeros(weight.shape, dtype="float32"))
 
 
 def test_collapse_is_checked_every_n_steps_and_stop_keeps_the_last_good_checkpoint(
