@@ -54,7 +54,7 @@ def main() -> int:
         "--out", default=str(ROOT / "benchmarks/results/cgan_class_agreement.json")
     )
     args = parser.parse_args()
-    from imagegen.config import TrainingParams
+    from imagegen.framework.parameters import TrainingParams
     from imagegen.training.loop import train
     from tests.training.classifier import class_agreement, train_classifier
 

@@ -1,6 +1,7 @@
 import pytest
 
-from imagegen.config import ConfigurationError, validate_parameters
+from imagegen.framework.parameters import validate_parameters
+from imagegen.framework.schema import ConfigurationError
 
 
 def test_base_parameters_are_valid(base_params, base_policy):

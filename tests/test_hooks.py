@@ -2,8 +2,8 @@ import pytest
 from kedro.io import MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
-from imagegen.config import ConfigurationError
-from imagegen.hooks import SamplesFolderHooks
+from imagegen.framework.schema import ConfigurationError
+from imagegen.hooks.validation import SamplesFolderHooks
 
 
 def _pipeline(*tags):

@@ -13,15 +13,11 @@ from pathlib import Path
 
 import click
 
-from imagegen.config import project_root
+from imagegen.framework.resolvers import project_root, tracking_uri
 
 
 def _tracking_uri(option: str | None) -> str:
-    return (
-        option
-        or os.environ.get("MLFLOW_TRACKING_URI")
-        or f"sqlite:///{project_root()}/mlflow.db"
-    )
+    return option or tracking_uri()
 
 
 def _one_line_errors(func):
@@ -220,7 +216,7 @@ def tracking_replay(tracking_uri: str | None) -> None:
     """Send the kept metrics and artifacts to the tracking server."""
     from mlflow import MlflowClient
 
-    from imagegen.tracking import BACKLOG, Backlog
+    from imagegen.framework.backlog import BACKLOG, Backlog
 
     backlog = Backlog(Path(project_root()) / BACKLOG)
     sent, left = backlog.replay(MlflowClient(tracking_uri=_tracking_uri(tracking_uri)))

@@ -2,14 +2,14 @@
 
 from omegaconf.resolvers import oc
 
-from imagegen.config import artifact_location, project_root, tracking_uri
-from imagegen.hooks import (
+from imagegen.framework.resolvers import artifact_location, project_root, tracking_uri
+from imagegen.hooks.artifacts import ArtifactHooks
+from imagegen.hooks.lineage import LineageHooks
+from imagegen.hooks.validation import (
     ConfigValidationHooks,
     CurationSupplyHooks,
     SamplesFolderHooks,
 )
-from imagegen.provenance.tracking import LineageHooks
-from imagegen.tracking import ArtifactHooks
 
 HOOKS = (
     ConfigValidationHooks(),

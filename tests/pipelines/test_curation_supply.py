@@ -10,7 +10,7 @@ from kedro.io import MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from imagegen.datasets.raw_folder import RawFolder
-from imagegen.hooks import CurationSupplyHooks
+from imagegen.hooks.validation import CurationSupplyHooks
 from imagegen.pipelines.curation import nodes
 from imagegen.pipelines.curation.supply import (
     NotEnoughWorks,

@@ -1,6 +1,6 @@
 import pytest
 
-from imagegen.config import ConfigurationError
+from imagegen.framework.schema import ConfigurationError
 from imagegen.rights.policy import licence_verdict, load_policy
 
 

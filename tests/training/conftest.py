@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from imagegen.config import TrainingParams
+from imagegen.framework.parameters import TrainingParams
 from tests.conftest import PROJECT_ROOT
 
 

@@ -26,6 +26,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+# The lineage ledger of a project, relative to its root.
+LEDGER_PATH = "data/09_lineage/ledger.jsonl"
 
 
 def canonical_json(data: Any) -> str:

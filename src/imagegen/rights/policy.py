@@ -1,12 +1,18 @@
-"""The rights policy (`conf/base/policy.yml`): validated model and licence verdicts."""
+"""The rights policy (`conf/base/policy.yml`): decisions, reason codes, licence verdicts.
+
+Its schema, `Policy`, is with the other parameter schemas in
+`imagegen.framework.parameters`.
+"""
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from imagegen.framework.parameters import LicenceLists, Policy
+from imagegen.framework.schema import ConfigurationError
 from imagegen.rights.licences import split_expression
 
 ACCEPTED, REJECTED, REVIEW, QUARANTINED = (
@@ -33,58 +39,8 @@ REASON_CODES = (
 )
 
 
-COLOUR_DEFAULT = 50.0
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LicenceLists(_Strict):
-    """SPDX id patterns (shell-style, case-sensitive); deny wins, then review."""
-
-    allow: list[str]
-    review: list[str]
-    deny: list[str]
-
-
-class DuplicatePolicy(_Strict):
-    perceptual: bool = True
-    hash_size: int = Field(default=16, ge=4, le=32)
-    max_distance: int = Field(default=8, ge=0)
-    # Works whose smaller side is under this get no perceptual hash: a 64-bit
-    # DCT hash of an 8x8 image is little more than the image itself.
-    min_side: int = Field(default=32, ge=1)
-    # A perceptual match counts only when the 4x4 grid colours agree too:
-    # largest RGB distance of a cell (0-441); null compares grey levels only.
-    max_colour_distance: float | None = Field(default=COLOUR_DEFAULT, ge=0)
-
-
-class FacePolicy(_Strict):
-    detect: bool = True
-    decision: Literal["review", "rejected"] = "review"
-    detect_size: int = Field(default=128, ge=32, le=1024)
-    min_face_px: int = Field(default=24, ge=8)
-    scale_factor: float = Field(default=1.25, gt=1.0, le=2.0)
-    step_ratio: float = Field(default=1.5, ge=1.0, le=4.0)
-
-
-class Policy(_Strict):
-    licences: LicenceLists
-    max_pixels: int = Field(gt=0)
-    min_side: int = Field(ge=1)
-    max_file_bytes: int = Field(gt=0)
-    max_metadata_bytes: int = Field(default=1 << 20, ge=1024)
-    # Longest side of an SVG/SVGZ work's render, px (a vector has no size of its own).
-    svg_render_side: int = Field(default=256, ge=16, le=4096)
-    duplicates: DuplicatePolicy = DuplicatePolicy()
-    faces: FacePolicy = FacePolicy()
-
-
 def load_policy(raw: dict[str, Any]) -> Policy:
     """Validate the `policy` parameters; raise ValueError naming each bad key."""
-    from imagegen.config import ConfigurationError
-
     try:
         return Policy.model_validate(raw)
     except ValidationError as exc:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from imagegen.config import TrainingParams
+from imagegen.framework.parameters import TrainingParams
 from imagegen.training.callbacks import (
     EpochSamples,
     NonFiniteGuard,

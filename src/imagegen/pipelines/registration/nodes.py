@@ -33,7 +33,7 @@ def register_model(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Log the generator as a pyfunc model, register a version, set its alias and tags."""
-    from imagegen.tracking import is_unreachable
+    from imagegen.framework.backlog import is_unreachable
 
     try:
         return _register_model(
@@ -139,8 +139,7 @@ def record_model_lineage(
         build_audit,
         public_summary_markdown,
     )
-    from imagegen.provenance.ledger import Ledger
-    from imagegen.provenance.tracking import LEDGER_PATH
+    from imagegen.provenance.ledger import LEDGER_PATH, Ledger
 
     digest = dataset_digest["dataset_digest"]
     # MLflow stores dataset digests in 36 characters; the full SHA-256 goes in a tag.

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from imagegen.config import TrainingParams
+from imagegen.framework.parameters import TrainingParams
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Kedro hooks of the project."""
+"""Hooks that check a run before it does anything: parameters, samples folder, supply."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 
-from imagegen.config import ConfigurationError, validate_parameters
+from imagegen.framework.parameters import validate_parameters
+from imagegen.framework.schema import ConfigurationError
 from imagegen.pipelines.curation.supply import (
     CurationStop,
     NotEnoughWorks,

@@ -19,11 +19,9 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from imagegen.provenance.digests import data_digest, dataset_path, path_digest
-from imagegen.provenance.ledger import Ledger, canonical_json
+from imagegen.provenance.ledger import LEDGER_PATH, Ledger, canonical_json
 
 logger = logging.getLogger(__name__)
-
-LEDGER_PATH = "data/09_lineage/ledger.jsonl"
 
 
 @dataclass

@@ -18,9 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.hooks import hook_impl
-from kedro_mlflow.io.metrics import MlflowMetricsHistoryDataset
-
 logger = logging.getLogger(__name__)
 
 BACKLOG = "data/09_lineage/mlflow_backlog.jsonl"
@@ -97,113 +94,11 @@ class Backlog:
         return sent, len(left)
 
 
-def _backlog_for_cwd() -> Backlog:
-    from imagegen.config import project_root
+def backlog_for_project() -> Backlog:
+    """The backlog of the Kedro project the current directory belongs to."""
+    from imagegen.framework.resolvers import project_root
 
     return Backlog(Path(project_root()) / BACKLOG)
-
-
-class MlflowMetricsDataset(MlflowMetricsHistoryDataset):
-    """kedro-mlflow's metrics history, sent in one `log_batch`, kept locally on failure."""
-
-    # kedro-mlflow implements the legacy `_save`, which Kedro's `save` wraps.
-    def _save(self, data: dict[str, Any]) -> None:
-        from mlflow import MlflowClient
-        from mlflow.entities import Metric
-
-        if not self._logging_activated:
-            return
-        run_id = self.run_id
-        now = int(time.time() * 1000)
-        metrics = [
-            {"key": key, "value": float(v), "step": int(s), "timestamp": now}
-            for name, item in data.items()
-            for key, v, s in self._build_args_list_from_metric_item(name, item)
-        ]
-        try:
-            client = MlflowClient()
-            for start in range(0, len(metrics), 1000):  # MLflow's batch limit
-                chunk = metrics[start : start + 1000]
-                client.log_batch(
-                    run_id,
-                    metrics=[
-                        Metric(m["key"], m["value"], m["timestamp"], m["step"])
-                        for m in chunk
-                    ],
-                )
-        except Exception as exc:  # noqa: BLE001 - tracking must not fail the run
-            _backlog_for_cwd().add(
-                {"op": "metrics", "run_id": run_id, "metrics": metrics}
-            )
-            logger.warning(
-                "MLflow unreachable (%s): %d metrics kept in %s",
-                type(exc).__name__,
-                len(metrics),
-                BACKLOG,
-            )
-
-
-class ArtifactHooks:
-    """Log datasets marked `metadata: {mlflow_artifact: <folder>}` as run artifacts."""
-
-    def __init__(self) -> None:
-        self._catalog: Any = None
-        self._failed = 0
-
-    @hook_impl
-    def before_pipeline_run(self, catalog) -> None:
-        self._catalog = catalog
-        self._failed = 0
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str) -> None:
-        import mlflow
-
-        from imagegen.provenance.digests import dataset_path
-
-        try:
-            dataset = (
-                self._catalog.get(dataset_name) if self._catalog is not None else None
-            )
-        except Exception:  # noqa: BLE001
-            return
-        folder = (getattr(dataset, "metadata", None) or {}).get("mlflow_artifact")
-        run = mlflow.active_run()
-        if folder is None or run is None:
-            return
-        local = dataset_path(dataset)
-        if local is None or not Path(local).exists():
-            return
-        try:
-            if Path(local).is_dir():
-                mlflow.log_artifacts(local, folder)
-            else:
-                mlflow.log_artifact(local, folder)
-        except Exception as exc:  # noqa: BLE001 - tracking must not fail the run
-            backlog = _backlog_for_cwd()
-            backlog.add(
-                {
-                    "op": "artifact",
-                    "run_id": run.info.run_id,
-                    "local_path": backlog.keep_file(local),
-                    "artifact_path": folder,
-                }
-            )
-            self._failed += 1
-            logger.warning(
-                "MLflow unreachable (%s): artifact %s kept in %s",
-                type(exc).__name__,
-                dataset_name,
-                BACKLOG,
-            )
-
-    @hook_impl(tryfirst=True)
-    def after_pipeline_run(self) -> None:
-        _report_backlog()
-
-    @hook_impl(tryfirst=True)
-    def on_pipeline_error(self) -> None:
-        _report_backlog()
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -220,8 +115,9 @@ def is_unreachable(exc: BaseException) -> bool:
     return False
 
 
-def _report_backlog() -> None:
-    pending = _backlog_for_cwd().records()
+def report_backlog() -> None:
+    """Log, as an error, how many records the backlog still keeps."""
+    pending = backlog_for_project().records()
     if pending:
         logger.error(
             "MLflow tracking server unreachable: %d metric/artifact records are kept "

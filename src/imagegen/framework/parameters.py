@@ -1,75 +1,39 @@
-"""Configuration helpers: OmegaConf resolvers and start-up validation of parameters."""
+"""The schema of every parameter group, and their validation when a run starts."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from imagegen.rights.policy import Policy
+from imagegen.framework.schema import ConfigurationError, Strict
 
 MODEL_NAMES = ("dcgan", "cgan", "wgan_gp", "vae")
-
-
-class ConfigurationError(ValueError):
-    """A parameter is missing or out of range; the message names the key."""
-
-
-def project_root() -> str:
-    """Absolute path of the Kedro project that the current directory belongs to."""
-    from kedro.utils import find_kedro_project
-
-    found = find_kedro_project(Path.cwd())
-    return str(Path(found or Path.cwd()).resolve())
-
-
-def tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` when set, else the project's own `mlflow.db`."""
-    return (
-        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root()}/mlflow.db"
-    )
-
-
-def artifact_location() -> str | None:
-    """Artifact root for new experiments in the default local store.
-
-    MLflow resolves its default artifact root against the current directory;
-    pin it to the project. A remote server keeps its own artifact root.
-    """
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return None
-    return (Path(project_root()) / "mlartifacts").as_uri()
 
 
 # --- parameters -------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DefaultDataParams(_Strict):
+class DefaultDataParams(Strict):
     name: str = Field(min_length=1)
     dir: str = Field(min_length=1)
 
 
-class CurationParams(_Strict):
+class CurationParams(Strict):
     default_data: DefaultDataParams
     data_docs_dir: str = Field(min_length=1)
     workers: int | None = Field(default=None, ge=1)
     chunk_size: int = Field(default=64, ge=1)
 
 
-class PreprocessingParams(_Strict):
+class PreprocessingParams(Strict):
     image_size: int = Field(gt=0, le=1024)
     channels: Literal[1, 3]
     holdout_percent: int = Field(ge=0, lt=100)
@@ -78,7 +42,7 @@ class PreprocessingParams(_Strict):
     class_from: Literal["manifest", "folder"] = "manifest"
 
 
-class DCGANParams(_Strict):
+class DCGANParams(Strict):
     generator_filters: int = Field(gt=0)
     discriminator_filters: int = Field(gt=0)
     learning_rate: float = Field(gt=0)
@@ -96,7 +60,7 @@ class CGANParams(DCGANParams):
     embedding_dim: int = Field(gt=0)
 
 
-class WGANGPParams(_Strict):
+class WGANGPParams(Strict):
     generator_filters: int = Field(gt=0)
     critic_filters: int = Field(gt=0)
     n_critic: int = Field(ge=1, le=20)
@@ -108,13 +72,13 @@ class WGANGPParams(_Strict):
     architecture: Literal["dcgan", "resize"] = "dcgan"
 
 
-class DiffAugmentParams(_Strict):
+class DiffAugmentParams(Strict):
     ops: list[Literal["colour", "translation", "cutout"]] = Field(min_length=1)
     translation: float = Field(default=0.125, ge=0, le=0.5)
     cutout: float = Field(default=0.5, gt=0, le=1)
 
 
-class ADAParams(_Strict):
+class ADAParams(Strict):
     ops: list[
         Literal["xflip", "rotate90", "translation", "scale", "colour", "cutout"]
     ] = Field(min_length=1)
@@ -125,18 +89,18 @@ class ADAParams(_Strict):
     p_max: float = Field(default=0.8, gt=0, le=1)
 
 
-class AugmentationParams(_Strict):
+class AugmentationParams(Strict):
     diffaugment: DiffAugmentParams
     ada: ADAParams
 
 
-class VAEParams(_Strict):
+class VAEParams(Strict):
     filters: int = Field(gt=0)
     beta: float = Field(ge=0)
     learning_rate: float = Field(gt=0)
 
 
-class TrainingParams(_Strict):
+class TrainingParams(Strict):
     model: Literal[MODEL_NAMES]  # type: ignore[valid-type]
     epochs: int = Field(gt=0)
     batch_size: int = Field(gt=0)
@@ -182,7 +146,7 @@ class TrainingParams(_Strict):
         return {"mode": self.augment, **policy}
 
 
-class EvaluationParams(_Strict):
+class EvaluationParams(Strict):
     n_samples: int = Field(gt=1)
     seed: int
     encoder_epochs: int = Field(gt=0)
@@ -208,7 +172,7 @@ class EvaluationParams(_Strict):
         return value
 
 
-class GateParams(_Strict):
+class GateParams(Strict):
     """Limits a version must meet for the champion alias; null switches a gate off."""
 
     fid_max: float | None = Field(default=None, ge=0)
@@ -217,7 +181,7 @@ class GateParams(_Strict):
     memorised_fraction_max: float | None = Field(default=None, ge=0, le=1)
 
 
-class RegistrationParams(_Strict):
+class RegistrationParams(Strict):
     model_name_prefix: str = Field(min_length=1)
     max_n: int = Field(gt=0)
     alias: str = Field(min_length=1)
@@ -225,26 +189,72 @@ class RegistrationParams(_Strict):
     gates: GateParams
 
 
-class GenerateParams(_Strict):
+class GenerateParams(Strict):
     model: str = Field(pattern=r"^[^@/]+(@[^@/]+|/\d+)$")
     n: int = Field(gt=0)
     seed: int = Field(ge=0)
 
 
-class MonitorThresholds(_Strict):
+class MonitorThresholds(Strict):
     kid_max: float | None = Field(default=None, gt=0)
     fid_max: float | None = Field(default=None, gt=0)
     precision_min: float | None = Field(default=None, ge=0, le=1)
     memorised_fraction_max: float | None = Field(default=None, ge=0, le=1)
 
 
-class MonitorParams(_Strict):
+class MonitorParams(Strict):
     experiment: str = Field(min_length=1)
     ledger: str = Field(min_length=1)
     min_images: int = Field(ge=2)
     max_images: int = Field(gt=0)
     fail_on_alert: bool
     thresholds: MonitorThresholds
+
+
+# --- the rights policy (conf/*/policy.yml, read as `params:policy`) ----------
+
+COLOUR_DEFAULT = 50.0
+
+
+class LicenceLists(Strict):
+    """SPDX id patterns (shell-style, case-sensitive); deny wins, then review."""
+
+    allow: list[str]
+    review: list[str]
+    deny: list[str]
+
+
+class DuplicatePolicy(Strict):
+    perceptual: bool = True
+    hash_size: int = Field(default=16, ge=4, le=32)
+    max_distance: int = Field(default=8, ge=0)
+    # Works whose smaller side is under this get no perceptual hash: a 64-bit
+    # DCT hash of an 8x8 image is little more than the image itself.
+    min_side: int = Field(default=32, ge=1)
+    # A perceptual match counts only when the 4x4 grid colours agree too:
+    # largest RGB distance of a cell (0-441); null compares grey levels only.
+    max_colour_distance: float | None = Field(default=COLOUR_DEFAULT, ge=0)
+
+
+class FacePolicy(Strict):
+    detect: bool = True
+    decision: Literal["review", "rejected"] = "review"
+    detect_size: int = Field(default=128, ge=32, le=1024)
+    min_face_px: int = Field(default=24, ge=8)
+    scale_factor: float = Field(default=1.25, gt=1.0, le=2.0)
+    step_ratio: float = Field(default=1.5, ge=1.0, le=4.0)
+
+
+class Policy(Strict):
+    licences: LicenceLists
+    max_pixels: int = Field(gt=0)
+    min_side: int = Field(ge=1)
+    max_file_bytes: int = Field(gt=0)
+    max_metadata_bytes: int = Field(default=1 << 20, ge=1024)
+    # Longest side of an SVG/SVGZ work's render, px (a vector has no size of its own).
+    svg_render_side: int = Field(default=256, ge=16, le=4096)
+    duplicates: DuplicatePolicy = DuplicatePolicy()
+    faces: FacePolicy = FacePolicy()
 
 
 _GROUPS: dict[str, type[BaseModel]] = {
