@@ -19,11 +19,14 @@ alternating them so that load from other processes hits all alike:
   difference due to the project's forward-kernel convolutions shows.
 
 Images per second are counted over `--steps` steps after `--warmup` steps
-(tracing, first-step allocations), per round; the figures are medians over
-`--rounds`. CPU seconds per image are also reported: they do not depend on
-how busy the machine's other processes keep the cores.
+(tracing, first-step allocations), per round. Rounds are many and short, and
+the arms run in a shuffled order in each round, so that load from other
+processes and the machine's warm-up hit every arm alike; the figures are
+medians over `--rounds`, with the spread of the per-round ratios. CPU seconds
+per image are reported beside wall time: they depend less on how busy the
+machine's other processes keep the cores. The JSON names the CPU model.
 
-    python benchmarks/train_throughput.py [--sizes 28 64] [--rounds 3]
+    python benchmarks/train_throughput.py [--sizes 28 64] [--rounds 9]
         [--out benchmarks/results/train_throughput.json]
 
 The default run's sizes (batch 64, widths 32) instead of the tutorial's:
@@ -42,6 +45,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -56,8 +60,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CONFIGS = {
-    28: {"batch": 256, "widths": 64, "steps": 20, "warmup": 3},
-    64: {"batch": 64, "widths": 32, "steps": 30, "warmup": 2},
+    28: {"batch": 256, "widths": 64, "steps": 8, "warmup": 3},
+    64: {"batch": 64, "widths": 32, "steps": 12, "warmup": 2},
 }
 NOISE_DIM = 100
 
@@ -65,6 +69,33 @@ NOISE_DIM = 100
 def cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def spread(values: list[float]) -> dict:
+    """Median, quartiles and range of per-round figures."""
+    ordered = sorted(values)
+    if len(ordered) > 1:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return {
+        "median": round(statistics.median(ordered), 3),
+        "q1": round(q1, 3),
+        "q3": round(q3, 3),
+        "min": round(ordered[0], 3),
+        "max": round(ordered[-1], 3),
+    }
 
 
 def digits(side: int) -> np.ndarray:
@@ -199,9 +230,9 @@ def run_project(
     from kedro_datasets.partitions import PartitionedDataset
     from PIL import Image
 
-    from imagegen.config import TrainingParams
+    from imagegen.datasets.mlflow_metrics import MlflowMetricsDataset
+    from imagegen.framework.parameters import TrainingParams
     from imagegen.models import convolutions
-    from imagegen.tracking import MlflowMetricsDataset
     from imagegen.training.loop import train
 
     total = cfg["warmup"] + cfg["steps"]
@@ -276,6 +307,19 @@ def run_project(
     return rate
 
 
+def run_arm(arm: str, images: np.ndarray, side: int, cfg: dict, tmp: Path) -> dict:
+    if arm == "tutorial":
+        return run_tutorial(images, side, cfg)
+    return run_project(
+        images,
+        side,
+        cfg,
+        tmp,
+        jit=arm == "project_xla",
+        keras_kernels=arm == "project_keras_kernels",
+    )
+
+
 def _rate(marks, cfg, extra_wall: float = 0.0, extra_cpu: float = 0.0) -> dict:
     marks = marks[: cfg["warmup"] + cfg["steps"]]
     (t0, c0), (t1, c1) = marks[cfg["warmup"] - 1], marks[-1]
@@ -291,7 +335,7 @@ def _rate(marks, cfg, extra_wall: float = 0.0, extra_cpu: float = 0.0) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 64])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--steps", type=int, help="measured steps (default per size)")
     parser.add_argument("--batch", type=int, help="batch size (default per size)")
     parser.add_argument("--widths", type=int, help="network widths (default per size)")
@@ -311,6 +355,7 @@ def main() -> int:
     report = {
         "machine": {
             "platform": platform.platform(),
+            "cpu_model": cpu_model(),
             "cpus": os.cpu_count(),
             "devices": [d.name for d in tf.config.list_logical_devices()],
             "tensorflow": tf.__version__,
@@ -325,34 +370,38 @@ def main() -> int:
                 cfg[key] = getattr(args, key)
         images = digits(side)
         rounds = []
+        arms = ["tutorial", "project", "project_keras_kernels"]
+        arms += ["project_xla"] if side in args.xla else []
         for index in range(args.rounds):
-            with tempfile.TemporaryDirectory() as tmp:
-                tutorial = run_tutorial(images, side, cfg)
-                project = run_project(images, side, cfg, Path(tmp))
-                stock = run_project(images, side, cfg, Path(tmp), keras_kernels=True)
-                xla = (
-                    run_project(images, side, cfg, Path(tmp), jit=True)
-                    if side in args.xla
-                    else None
-                )
+            order = list(arms)
+            random.Random(index).shuffle(order)
+            result = {}
+            for arm in order:
+                with tempfile.TemporaryDirectory() as tmp:
+                    result[arm] = run_arm(arm, images, side, cfg, Path(tmp))
+            tutorial, project = result["tutorial"], result["project"]
+            stock = result["project_keras_kernels"]
             ratio = project["images_per_second"] / tutorial["images_per_second"]
             stock_ratio = stock["images_per_second"] / tutorial["images_per_second"]
+            cpu_ratio = (
+                tutorial["cpu_seconds_per_image"] / project["cpu_seconds_per_image"]
+            )
             rounds.append(
                 {
-                    "tutorial": tutorial,
-                    "project": project,
-                    "project_keras_kernels": stock,
+                    "order": order,
+                    **result,
                     "ratio": ratio,
+                    "cpu_ratio": cpu_ratio,
                     "keras_kernels_ratio": stock_ratio,
+                    "load_average": os.getloadavg()[0],
                 }
             )
-            if xla:
-                rounds[-1]["project_xla"] = xla
             print(  # noqa: T201
-                f"{side}x{side} round {index + 1}: tutorial "
+                f"{side}x{side} round {index + 1} ({', '.join(order)}): tutorial "
                 f"{tutorial['images_per_second']:.1f} img/s, project (MLflow on) "
-                f"{project['images_per_second']:.1f} img/s, ratio {ratio:.2f}, "
-                f"tracking {100 * project['tracking_fraction']:.2f}% of wall time; "
+                f"{project['images_per_second']:.1f} img/s, ratio {ratio:.2f} "
+                f"(CPU time {cpu_ratio:.2f}), tracking "
+                f"{100 * project['tracking_fraction']:.2f}% of wall time; "
                 f"with Keras' kernels {stock['images_per_second']:.1f} img/s, "
                 f"ratio {stock_ratio:.2f}",
                 flush=True,
@@ -366,6 +415,8 @@ def main() -> int:
             "tutorial_images_per_second": median("tutorial", "images_per_second"),
             "project_images_per_second": median("project", "images_per_second"),
             "ratio_median": round(statistics.median(r["ratio"] for r in rounds), 3),
+            "ratio_spread": spread([r["ratio"] for r in rounds]),
+            "rounds_project_ahead": sum(r["ratio"] >= 1.0 for r in rounds),
             "project_keras_kernels_images_per_second": median(
                 "project_keras_kernels", "images_per_second"
             ),
@@ -373,13 +424,9 @@ def main() -> int:
                 statistics.median(r["keras_kernels_ratio"] for r in rounds), 3
             ),
             "cpu_ratio_median": round(
-                statistics.median(
-                    r["tutorial"]["cpu_seconds_per_image"]
-                    / r["project"]["cpu_seconds_per_image"]
-                    for r in rounds
-                ),
-                3,
+                statistics.median(r["cpu_ratio"] for r in rounds), 3
             ),
+            "cpu_ratio_spread": spread([r["cpu_ratio"] for r in rounds]),
             "tracking_fraction_median": median("project", "tracking_fraction"),
             **(
                 {
@@ -396,7 +443,10 @@ def main() -> int:
         print(  # noqa: T201
             f"{side}x{side}: tutorial {summary['tutorial_images_per_second']:.1f} "
             f"img/s, project {summary['project_images_per_second']:.1f} img/s, "
-            f"ratio {summary['ratio_median']:.2f} (CPU-time ratio "
+            f"ratio {summary['ratio_median']:.2f} (quartiles "
+            f"{summary['ratio_spread']['q1']:.2f}-{summary['ratio_spread']['q3']:.2f}, "
+            f"project ahead in {summary['rounds_project_ahead']}/{len(rounds)} "
+            f"rounds; CPU-time ratio "
             f"{summary['cpu_ratio_median']:.2f}), tracking "
             f"{100 * summary['tracking_fraction_median']:.2f}% of wall time; with "
             f"Keras' kernels {summary['project_keras_kernels_images_per_second']:.1f} "
