@@ -58,33 +58,30 @@ METRICS = ("fid", "kid", "precision", "recall", "density", "coverage", "diversit
 
 
 def merged_params(env: str, overrides: list[str]) -> dict:
-    """conf/base parameters_<group>.yml merged with conf/<env>, then `a.b=value`s."""
+    """The parameters `kedro run --env ENV --params a.b=value ...` would see.
 
-    def load(folder: Path) -> dict:
-        merged: dict = {}
-        for path in sorted(folder.glob("parameters*.yml")):
-            deep_merge(merged, yaml.safe_load(path.read_text()) or {})
-        return merged
+    Kedro's own config loader with the project's settings, so environments
+    merge exactly as in a run.
+    """
+    from kedro.config import OmegaConfigLoader
 
-    params = load(ROOT / "conf/base")
-    if env != "base":
-        deep_merge(params, load(ROOT / "conf" / env))
+    from imagegen.settings import CONFIG_LOADER_ARGS
+
+    runtime: dict = {}
     for item in overrides:
         key, _, text = item.partition("=")
         *path, last = key.split(".")
-        node = params
+        node = runtime
         for part in path:
             node = node.setdefault(part, {})
         node[last] = yaml.safe_load(text)
-    return params
-
-
-def deep_merge(into: dict, other: dict) -> None:
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            deep_merge(into[key], value)
-        else:
-            into[key] = value
+    loader = OmegaConfigLoader(
+        conf_source=str(ROOT / "conf"),
+        env=env,
+        runtime_params=runtime,
+        **CONFIG_LOADER_ARGS,
+    )
+    return dict(loader["parameters"])
 
 
 def budget_callback(seconds: float | None, images: int | None, per_step: int):
@@ -267,10 +264,20 @@ PLAIN = [
     "training.dcgan.beta_1=0.9",
     "training.batch_size=64",
 ]
+# The project's defaults with the `resize` generator instead of the DCGAN trunk.
+RESIZE = ["training.dcgan.architecture=resize"]
+ARMS = ("plain", "ada_recipe", "project", "project_resize")
+
+
+def arm_params(arm: str, env: str, overrides: list[str]) -> dict:
+    """The project loop's parameters for an arm: plain ignores --set overrides."""
+    if arm == "plain":
+        return merged_params(env, PLAIN)
+    return merged_params(env, overrides + (RESIZE if arm == "project_resize" else []))
 
 
 def train_project(training_set, params, seed, seconds, budget_images) -> tuple:
-    from imagegen.config import TrainingParams
+    from imagegen.framework.parameters import TrainingParams
     from imagegen.training.loop import train
 
     block = dict(params["training"])
@@ -344,7 +351,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--budget-images", type=int, help="stop at N real images seen")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--arms", nargs="+", default=["plain", "ada_recipe", "project"])
+    parser.add_argument(
+        "--arms", nargs="+", choices=ARMS, default=["plain", "ada_recipe", "project"]
+    )
     parser.add_argument("--env", default="openclipart")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[])
     made = ROOT / "data/05_model_input"
@@ -380,11 +389,12 @@ def main() -> int:
                     training["images"], seed, seconds, args.budget_images
                 )
             else:
-                arm_params = (
-                    params if arm == "project" else merged_params(args.env, PLAIN)
-                )
                 generator, seen, extra = train_project(
-                    training, arm_params, seed, seconds, args.budget_images
+                    training,
+                    arm_params(arm, args.env, args.overrides),
+                    seed,
+                    seconds,
+                    args.budget_images,
                 )
             train_seconds = time.perf_counter() - started
             metrics, samples = evaluate(
