@@ -13,10 +13,14 @@ from pydantic import (
     model_validator,
 )
 
+from imagegen.framework.families import (
+    MODEL_NAMES,
+    CGANParams,
+    DCGANParams,
+    VAEParams,
+    WGANGPParams,
+)
 from imagegen.framework.schema import ConfigurationError, Strict
-
-MODEL_NAMES = ("dcgan", "cgan", "wgan_gp", "vae")
-
 
 # --- parameters -------------------------------------------------------------------
 
@@ -42,36 +46,6 @@ class PreprocessingParams(Strict):
     class_from: Literal["manifest", "folder"] = "manifest"
 
 
-class DCGANParams(Strict):
-    generator_filters: int = Field(gt=0)
-    discriminator_filters: int = Field(gt=0)
-    learning_rate: float = Field(gt=0)
-    # null: the generator's learning rate (two-time-scale when different).
-    discriminator_learning_rate: float | None = Field(default=None, gt=0)
-    beta_1: float = Field(ge=0, lt=1)
-    architecture: Literal["dcgan", "resize"] = "dcgan"
-    loss: Literal["bce", "hinge"] = "bce"
-    dropout: float = Field(default=0.3, ge=0, lt=1)
-    spectral_norm: bool = False
-    minibatch_std: bool = False
-
-
-class CGANParams(DCGANParams):
-    embedding_dim: int = Field(gt=0)
-
-
-class WGANGPParams(Strict):
-    generator_filters: int = Field(gt=0)
-    critic_filters: int = Field(gt=0)
-    n_critic: int = Field(ge=1, le=20)
-    gp_weight: float = Field(ge=0)
-    learning_rate: float = Field(gt=0)
-    discriminator_learning_rate: float | None = Field(default=None, gt=0)
-    beta_1: float = Field(ge=0, lt=1)
-    beta_2: float = Field(ge=0, lt=1)
-    architecture: Literal["dcgan", "resize"] = "dcgan"
-
-
 class DiffAugmentParams(Strict):
     ops: list[Literal["colour", "translation", "cutout"]] = Field(min_length=1)
     translation: float = Field(default=0.125, ge=0, le=0.5)
@@ -92,12 +66,6 @@ class ADAParams(Strict):
 class AugmentationParams(Strict):
     diffaugment: DiffAugmentParams
     ada: ADAParams
-
-
-class VAEParams(Strict):
-    filters: int = Field(gt=0)
-    beta: float = Field(ge=0)
-    learning_rate: float = Field(gt=0)
 
 
 class TrainingParams(Strict):

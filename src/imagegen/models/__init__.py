@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from imagegen.framework.families import FAMILIES
 from imagegen.models.base import GenerativeModel
 from imagegen.models.cgan import CGAN
 from imagegen.models.dcgan import DCGAN
@@ -9,11 +10,9 @@ from imagegen.models.vae import VAE
 from imagegen.models.wgan_gp import WGANGP
 from imagegen.sampling import generate_images, generator_spec, latent_noise
 
+# From the one registry of families (imagegen.framework.families).
 MODEL_CLASSES: dict[str, type[GenerativeModel]] = {
-    "dcgan": DCGAN,
-    "cgan": CGAN,
-    "wgan_gp": WGANGP,
-    "vae": VAE,
+    name: family.model_class() for name, family in FAMILIES.items()
 }
 
 __all__ = [

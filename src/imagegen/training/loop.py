@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from imagegen.framework.families import FAMILIES, OPTIMISER_KEYS
 from imagegen.framework.parameters import TrainingParams
 from imagegen.training.callbacks import (
     EpochSamples,
@@ -60,11 +61,11 @@ class TrainingResult:
 def build_model(params: TrainingParams, image_size: int, channels: int, n_classes: int):
     """The `keras.Model` named by `training.model`, sized by its parameter block.
 
-    GAN families get the augmentation (`training.augment`) and the EMA
+    Adversarial families get the augmentation (`training.augment`) and the EMA
     generator (`training.ema_decay`); the VAE has neither.
     """
-    from imagegen.models import MODEL_CLASSES
-
+    family = FAMILIES[params.model]
+    model_class = family.model_class()
     common: dict[str, Any] = {
         "image_size": image_size,
         "channels": channels,
@@ -72,13 +73,13 @@ def build_model(params: TrainingParams, image_size: int, channels: int, n_classe
         "seed": params.seed,
     }
     block = getattr(params, params.model).model_dump()
-    for key in ("learning_rate", "discriminator_learning_rate", "beta_1", "beta_2"):
+    for key in OPTIMISER_KEYS:
         block.pop(key, None)
-    if params.model != "vae":
+    if family.adversarial:
         common.update(augment=params.augment_config(), ema_decay=params.ema_decay)
-    if params.model == "cgan":
+    if model_class.conditional:
         common["n_classes"] = n_classes
-    return MODEL_CLASSES[params.model](**block, **common)
+    return model_class(**block, **common)
 
 
 def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
@@ -91,16 +92,15 @@ def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
             return keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
+    family = FAMILIES[params.model]
     block = getattr(params, params.model)
-    if params.model == "vae":
+    if not family.adversarial:
         model.compile(
             optimizer=adam(learning_rate=block.learning_rate),
             jit_compile=runtime.jit_compile,
         )
         return
-    settings = {"beta_1": block.beta_1}
-    if params.model == "wgan_gp":
-        settings["beta_2"] = block.beta_2
+    settings = {key: getattr(block, key) for key in family.adam_betas}
     model.compile(
         d_optimizer=adam(
             learning_rate=block.discriminator_learning_rate or block.learning_rate,
@@ -275,10 +275,10 @@ def train(
     )
     import keras
 
-    from imagegen.models import MODEL_CLASSES
-
-    family = MODEL_CLASSES[params.model]
-    images, labels, class_names = check_training_set(training_set, family.conditional)
+    model_class = FAMILIES[params.model].model_class()
+    images, labels, class_names = check_training_set(
+        training_set, model_class.conditional
+    )
     keras.utils.set_random_seed(params.seed)
     with precision_policy(params.mixed_precision), runtime.strategy.scope():
         model = build_model(params, images.shape[1], images.shape[-1], len(class_names))
@@ -412,7 +412,7 @@ def _summary(
         "collapse_warning_steps": state.collapse_steps,
         "diversity_checks": state.diversity_checks,
         "augment": params.augment,
-        "ema_decay": params.ema_decay if params.model != "vae" else 0.0,
+        "ema_decay": params.ema_decay if FAMILIES[params.model].adversarial else 0.0,
         "history": state.history,
         "final": {
             k: v
