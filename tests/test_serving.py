@@ -9,8 +9,8 @@ from PIL import Image
 
 from imagegen.models.cgan import build_conditional_generator
 from imagegen.models.dcgan import build_generator
+from imagegen.models.sampling import latent_noise
 from imagegen.provenance.xmp import read_png_provenance
-from imagegen.sampling import latent_noise
 from imagegen.serving import DIGITAL_SOURCE_TYPE, GeneratorModel, InvalidRequest
 
 
@@ -19,7 +19,7 @@ def model():
     keras.utils.set_random_seed(0)
     wrapper = GeneratorModel()
     wrapper.generator = build_generator(28, 1, 16, 4)
-    wrapper._configure(
+    wrapper.configure(
         {
             "model_name": "imagegen-dcgan",
             "run_id": "abc",
@@ -100,7 +100,7 @@ def test_conditional_model_needs_a_label_in_range():
     keras.utils.set_random_seed(0)
     wrapper = GeneratorModel()
     wrapper.generator = build_conditional_generator(28, 1, 8, 10, 16, 4)
-    wrapper._configure({"max_n": 4})
+    wrapper.configure({"max_n": 4})
     assert wrapper.conditional and wrapper.n_classes == 10
     with pytest.raises(InvalidRequest, match="give 'label'"):
         wrapper.predict(None, pd.DataFrame([{"seed": 1, "n": 1}]))

@@ -137,12 +137,12 @@ def generate_command(
     """Write N images from a registered model, each with XMP provenance."""
     import mlflow
 
-    from imagegen.generation import generate_images
+    from imagegen.pipelines.generate.registered import images_from_registry
 
     uri = _tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    images = generate_images(model_ref, n, seed)
+    images = images_from_registry(model_ref, n, seed)
     out.mkdir(parents=True, exist_ok=True)
     for image in images:
         (out / image["filename"]).write_bytes(image["png"])

@@ -1,4 +1,7 @@
-"""Pixel helpers shared by preprocessing, evaluation and generation."""
+"""Pixel helpers shared by curation, preprocessing, evaluation and generation.
+
+NumPy and Pillow only at import (the served model loads this module).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,6 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageOps
-
-from imagegen.vector import render_svg, svg_document
 
 _HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
@@ -34,6 +35,15 @@ def to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.round(pixels * scale), 0, 255).astype(np.uint8))
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """Alpha (or a transparent colour) composited on white; opaque images as they are."""
+    if "A" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba)
+    return image
+
+
 def to_model_input(image: Image.Image, size: int, channels: int) -> np.ndarray:
     """Composite alpha on white, pad to a square, resize; uint8 array (size, size, c).
 
@@ -42,11 +52,7 @@ def to_model_input(image: Image.Image, size: int, channels: int) -> np.ndarray:
     image = to_8bit(image)
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
-    if "A" in image.getbands() or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    image = image.convert("L" if channels == 1 else "RGB")
+    image = on_white(image).convert("L" if channels == 1 else "RGB")
     width, height = image.size
     if width != height:
         side = max(width, height)
@@ -66,18 +72,12 @@ def to_model_range(pixels: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> uint8 [0, 255], clipping anything outside the range."""
-    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(
-        np.uint8
-    )
+    """float [-1, 1] -> uint8 [0, 255], clipping anything outside the range.
 
-
-def png_bytes(pixels: np.ndarray, pnginfo=None) -> bytes:
-    """Encode one uint8 (h, w, c) image as PNG."""
-    array = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", pnginfo=pnginfo)
-    return buffer.getvalue()
+    A diverged generator can emit NaN: written as black rather than undefined.
+    """
+    finite = np.nan_to_num(np.asarray(images), nan=-1.0)
+    return np.clip(np.round((finite + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +95,8 @@ def open_image(path, max_pixels: int, svg_side: int = 256) -> Image.Image:
 
     An SVG/SVGZ is rendered with its longest side `svg_side`, as curation did.
     """
+    from imagegen.vector import render_svg, svg_document
+
     register_image_plugins()
     with open(path, "rb") as fh:
         data = fh.read()

@@ -110,7 +110,7 @@ def log_generator(
         generator.save(keras_path)
         wrapper = GeneratorModel()
         wrapper.generator = generator
-        wrapper._configure({**config, "record": False})  # the example is not handed out
+        wrapper.configure({**config, "record": False})  # the example is not handed out
         example_in = pd.DataFrame({"seed": [0], "n": [1]})
         if wrapper.conditional:
             example_in["label"] = [0]

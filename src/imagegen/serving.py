@@ -23,9 +23,9 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from imagegen.models.sampling import generate_images, generator_spec, latent_noise
 from imagegen.provenance.generation_ledger import record_images_in_background
 from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
-from imagegen.sampling import generate_images, generator_spec, latent_noise
 
 DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
 OUTPUT_COLUMNS = [
@@ -69,9 +69,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         self.generator = keras.saving.load_model(
             context.artifacts["generator"], compile=False
         )
-        self._configure(dict(context.model_config or {}))
+        self.configure(dict(context.model_config or {}))
 
-    def _configure(self, config: dict[str, Any]) -> None:
+    def configure(self, config: dict[str, Any]) -> None:
         self.config = config
         self.latent_dim, self.n_classes = generator_spec(self.generator)
         self.conditional = self.n_classes > 0
@@ -114,7 +114,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
             "temperature": temperature,
         }
 
-    def _images(self, request: dict[str, Any]) -> np.ndarray:
+    def images_for(self, request: dict[str, Any]) -> np.ndarray:
         noise = latent_noise(
             request["seed"],
             request["n"],
@@ -133,7 +133,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         generated_at = datetime.now(UTC).isoformat(timespec="seconds")
         images = []
         for number, request in enumerate(requests):
-            for index, image in enumerate(self._images(request)):
+            for index, image in enumerate(self.images_for(request)):
                 provenance = {
                     "model_name": self.config.get("model_name", ""),
                     "run_id": self.config.get("run_id", ""),
@@ -161,7 +161,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         if self.config.get("record", True):
             record_images_in_background(
                 [i["png"] for i in images],
-                [_ledger_fields(i, source="serving") for i in images],
+                [ledger_fields(i, source="serving") for i in images],
             )
         rows = [
             {
@@ -175,7 +175,7 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
-def _ledger_fields(image: dict[str, Any], source: str) -> dict[str, Any]:
+def ledger_fields(image: dict[str, Any], source: str) -> dict[str, Any]:
     keys = (
         "model_name",
         "model_version",

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from imagegen.datasets.raw_folder import RawFolder
-from imagegen.default_data import write_digits
 from imagegen.pipelines.curation import nodes
+from imagegen.pipelines.curation.default_data import write_digits
 from tests import media
 from tests.conftest import PROJECT_ROOT
 from tests.pipelines.corpus import ODD_NAMES, build_corpus, curate, snapshot
@@ -188,7 +188,7 @@ def test_a_bomb_is_judged_without_allocating_its_pixels(tmp_path):
     script = (
         "import re, sys, yaml\n"
         "from imagegen.datasets.raw_folder import RawFolder\n"
-        "from imagegen.inventory import ProbeSettings, probe_file\n"
+        "from imagegen.pipelines.curation.inventory import ProbeSettings, probe_file\n"
         "from imagegen.rights.policy import load_policy\n"
         "policy = yaml.safe_load(open(sys.argv[2]))['policy']\n"
         "policy['max_pixels'] = 4_000_000_000\n"  # over Pillow's own limit too

@@ -16,8 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagegen import inventory as inv
 from imagegen.datasets.raw_folder import RawFolder, encode_rel_path
+from imagegen.pipelines.curation import inventory as inv
 from imagegen.pipelines.curation import nodes
 from imagegen.pipelines.curation.supply import NothingToCurate
 from imagegen.rights.policy import DECISIONS, REASON_CODES

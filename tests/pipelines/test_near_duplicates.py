@@ -11,8 +11,12 @@ import yaml
 from PIL import Image, ImageDraw
 
 from imagegen.datasets.raw_folder import RawFolder
-from imagegen.inventory import _composite_view, colour_distances, colour_signature
 from imagegen.pipelines.curation import nodes
+from imagegen.pipelines.curation.inventory import (
+    colour_distances,
+    colour_signature,
+    composite_view,
+)
 from tests.conftest import PROJECT_ROOT
 
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
@@ -78,7 +82,7 @@ def test_a_blank_card_never_matches_a_flag_of_the_same_grey(tmp_path):
 def _signature(rel: str) -> np.ndarray:
     with Image.open(OCAL / rel) as image:
         image.load()
-        view = _composite_view(image, POLICY["faces"]["detect_size"])
+        view = composite_view(image, POLICY["faces"]["detect_size"])
         return np.frombuffer(bytes.fromhex(colour_signature(view)), np.uint8)
 
 

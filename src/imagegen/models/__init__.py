@@ -6,9 +6,9 @@ from imagegen.framework.families import FAMILIES
 from imagegen.models.base import GenerativeModel
 from imagegen.models.cgan import CGAN
 from imagegen.models.dcgan import DCGAN
+from imagegen.models.sampling import generate_images, generator_spec, latent_noise
 from imagegen.models.vae import VAE
 from imagegen.models.wgan_gp import WGANGP
-from imagegen.sampling import generate_images, generator_spec, latent_noise
 
 # From the one registry of families (imagegen.framework.families).
 MODEL_CLASSES: dict[str, type[GenerativeModel]] = {

@@ -43,6 +43,17 @@ def resolve_version(client, ref: str):
         raise AuditError(f"{ref}: not in the registry ({type(exc).__name__})") from exc
 
 
+def version_of_run(client, name: str, run_id: str):
+    """The registry version of `name` that run `run_id` logged, or None."""
+    found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return found[0] if found else None
+
+
+def download_lineage(client, run_id: str, dst: str | Path) -> Path:
+    """The `lineage/` artifacts that registration logged in run `run_id`, under `dst`."""
+    return Path(client.download_artifacts(run_id, "lineage", str(dst)))
+
+
 def _rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     present = [c for c in WORK_COLUMNS if c in frame.columns]
     return frame[present].fillna("").astype(str).to_dict("records")
@@ -184,7 +195,7 @@ def audit_model(client, ref: str) -> dict[str, Any]:
     run = client.get_run(version.run_id)
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            local = Path(client.download_artifacts(version.run_id, "lineage", tmp))
+            local = download_lineage(client, version.run_id, tmp)
         except Exception as exc:  # noqa: BLE001
             raise AuditError(
                 f"{ref}: run {version.run_id} has no lineage artifacts"

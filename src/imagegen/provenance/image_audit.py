@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imagegen.provenance.audit import AuditError
+from imagegen.provenance.audit import AuditError, download_lineage, version_of_run
 from imagegen.provenance.generation_ledger import find_image, ledger_path
 from imagegen.provenance.xmp import read_png_provenance
 
@@ -50,11 +50,9 @@ def _find_version(client, provenance: dict[str, str], file: Path):
         if provenance.get("model_version"):
             return client.get_model_version(name, provenance["model_version"])
         if provenance.get("run_id"):
-            found = client.search_model_versions(
-                f"name = '{name}' and run_id = '{provenance['run_id']}'"
-            )
-            if found:
-                return found[0]
+            found = version_of_run(client, name, provenance["run_id"])
+            if found is not None:
+                return found
     except Exception as exc:  # noqa: BLE001 - MLflow raises its own exception types
         raise AuditError(f"{file}: {name} is not in the registry") from exc
     raise AuditError(f"{file}: no registry version of {name} matches its provenance")
@@ -118,7 +116,7 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
         "nearest": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(client.download_artifacts(version.run_id, "lineage", tmp))
+        local = download_lineage(client, version.run_id, tmp)
         manifest = pd.read_csv(
             local / "training_manifest.csv", dtype=str, keep_default_na=False
         )

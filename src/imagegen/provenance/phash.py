@@ -24,10 +24,6 @@ def _dct_matrix() -> np.ndarray:
     return 2.0 * np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * SIDE))
 
 
-def phash(image: Image.Image) -> str:
-    return phash_batch([image])[0]
-
-
 def phash_batch(images: list[Image.Image]) -> list[str]:
     """64-bit pHash of each image, as 16 hex digits (imagehash's str format)."""
     if not images:

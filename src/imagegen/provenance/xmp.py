@@ -14,6 +14,8 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from imagegen.images import to_uint8
+
 TRAINED_ALGORITHMIC_MEDIA = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 )
@@ -75,9 +77,7 @@ def png_with_xmp(png: bytes, provenance: dict[str, Any]) -> bytes:
 
 def encode_png_with_xmp(image: np.ndarray, provenance: dict[str, Any]) -> bytes:
     """float [-1, 1] (h, w, c) image -> PNG bytes carrying the provenance packet."""
-    # A diverged generator can emit NaN: written as black rather than undefined.
-    finite = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=-1.0)
-    pixels = np.clip(np.round((finite + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    pixels = to_uint8(np.asarray(image, dtype=np.float32))  # NaN as black
     if pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     return _save_png(Image.fromarray(pixels), provenance)

@@ -15,20 +15,20 @@ from typing import Any
 import pandas as pd
 
 from imagegen.datasets.raw_folder import RawFolder
-from imagegen.default_data import write_digits
-from imagegen.inventory import (
+from imagegen.pipelines.curation.default_data import write_digits
+from imagegen.pipelines.curation.expectations import run_validation
+from imagegen.pipelines.curation.inventory import (
     RECORD_COLUMNS,
     ProbeSettings,
     inventory_folder,
     near_duplicates,
 )
-from imagegen.pipelines.curation.expectations import run_validation
 from imagegen.pipelines.curation.supply import (
     NothingToCurate,
     nothing_to_curate_message,
 )
-from imagegen.provenance.metadata import clean_text
 from imagegen.rights.licences import normalise_licence, same_licence_family
+from imagegen.rights.metadata import clean_text
 from imagegen.rights.policy import (
     ACCEPTED,
     DECISIONS,

@@ -18,12 +18,12 @@ import pandas as pd
 from imagegen.datasets import RawFolder
 from imagegen.images import open_image, to_model_input, to_model_range
 from imagegen.metrics.copying import data_copying_test
-from imagegen.metrics.features import make_extractor, train_encoder
-from imagegen.metrics.frechet import frechet_distance
+from imagegen.metrics.features import train_encoder
 from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
-from imagegen.metrics.kernel import kernel_inception_distance
-from imagegen.metrics.manifold import precision_recall_density_coverage
 from imagegen.metrics.memorisation import audit_nearest_works
+
+# Nodes of this pipeline that the monitor shares: they live with the metrics.
+from imagegen.metrics.quality import embed_images, measure_quality  # noqa: F401
 from imagegen.plots import image_grid_figure, nearest_pairs_figure
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def train_feature_encoder(training_set: dict[str, np.ndarray], params: dict[str,
 
 def sample_generator(generator, params: dict[str, Any]) -> dict[str, np.ndarray]:
     """Draw `n_samples` images from the generator with a fixed seed (classes cycled)."""
-    from imagegen.sampling import generate_images, generator_spec, latent_noise
+    from imagegen.models.sampling import generate_images, generator_spec, latent_noise
 
     latent_dim, _ = generator_spec(generator)
     noise = latent_noise(params["seed"], params["n_samples"], latent_dim)
@@ -127,83 +127,6 @@ def collect_samples(
         len(samples["skipped"]),
     )
     return samples
-
-
-def embed_images(
-    feature_encoder,
-    samples: dict[str, np.ndarray],
-    training_set: dict[str, np.ndarray],
-    holdout_set: dict[str, np.ndarray],
-    dataset_digest: dict[str, Any],
-    params: dict[str, Any],
-) -> dict[str, np.ndarray]:
-    """Features of the samples, the training works and the held-back works."""
-    extractor = make_extractor(
-        feature_encoder, dataset_digest["dataset_digest"], params
-    )
-    logger.info("Feature extractor: %s", extractor.name)
-    return {
-        "samples": extractor(samples["images"]),
-        "training": extractor(training_set["images"]),
-        "holdout": extractor(holdout_set["images"]),
-        "extractor": np.array(extractor.name),
-    }
-
-
-def measure_quality(
-    features: dict[str, np.ndarray], params: dict[str, Any]
-) -> dict[str, Any]:
-    """FID, KID, precision/recall and density/coverage of samples against held-back works.
-
-    The `*_train_vs_holdout` numbers measure training works against held-back
-    works with the same extractor and sample size: the floor a generator
-    that matched the data distribution would reach.
-    """
-    samples, holdout, training = (
-        features["samples"],
-        features["holdout"],
-        features["training"],
-    )
-    if len(holdout) < 2:
-        raise ValueError("need at least two held-back works: raise holdout_percent")
-    rng = np.random.default_rng(params["seed"])
-    train_ref = training[
-        rng.choice(len(training), size=min(len(holdout), len(training)), replace=False)
-    ]
-    kid_args = {
-        "n_subsets": params["kid_subsets"],
-        "subset_size": params["kid_subset_size"],
-        "seed": params["seed"],
-    }
-    kid, kid_std = kernel_inception_distance(samples, holdout, **kid_args)
-    kid_floor, _ = kernel_inception_distance(train_ref, holdout, **kid_args)
-    quality = {
-        "fid": frechet_distance(samples, holdout),
-        "fid_train_vs_holdout": frechet_distance(train_ref, holdout),
-        "kid": kid,
-        "kid_std": kid_std,
-        "kid_train_vs_holdout": kid_floor,
-        **precision_recall_density_coverage(holdout, samples, params["nearest_k"]),
-        "nearest_k": params["nearest_k"],
-    }
-    logger.info(
-        "FID %.3f (real-vs-real floor %.3f), KID %.4f ± %.4f, precision %.3f, "
-        "recall %.3f, density %.3f, coverage %.3f",
-        *(
-            quality[k]
-            for k in (
-                "fid",
-                "fid_train_vs_holdout",
-                "kid",
-                "kid_std",
-                "precision",
-                "recall",
-                "density",
-                "coverage",
-            )
-        ),
-    )
-    return quality
 
 
 def measure_data_copying(

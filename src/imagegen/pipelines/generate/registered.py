@@ -1,4 +1,9 @@
-"""Images from a registered model, each labelled with XMP provenance."""
+"""Images from a registered model version, each labelled with XMP provenance.
+
+What `imagegen generate` and the generate pipeline hand out: PNG bytes with
+provenance, recorded in the generation ledger. (Drawing arrays from a Keras
+generator is `imagegen.models.sampling.generate_images`.)
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from imagegen.provenance.audit import resolve_version
 from imagegen.provenance.xmp import png_with_xmp
 
 
-def generate_images(
+def images_from_registry(
     model_ref: str, n: int, seed: int, source: str = "cli", **options: Any
 ) -> list[dict[str, Any]]:
     """`n` images from NAME@ALIAS or NAME/VERSION; PNG bytes with provenance each.
@@ -22,7 +27,7 @@ def generate_images(
     from mlflow import MlflowClient
 
     from imagegen.provenance.generation_ledger import record_images
-    from imagegen.serving import _ledger_fields
+    from imagegen.serving import ledger_fields
 
     version = resolve_version(MlflowClient(), model_ref)
     model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
@@ -45,6 +50,6 @@ def generate_images(
             f"{version.name}-v{version.version}-seed{seed}-{int(image['index']):04d}.png"
         )
     record_images(
-        [i["png"] for i in images], [_ledger_fields(i, source) for i in images]
+        [i["png"] for i in images], [ledger_fields(i, source) for i in images]
     )
     return images

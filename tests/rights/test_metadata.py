@@ -3,7 +3,7 @@ import io
 import pytest
 from PIL import Image
 
-from imagegen.provenance import metadata as md
+from imagegen.rights import metadata as md
 from tests import media
 
 LIMIT = 1 << 20

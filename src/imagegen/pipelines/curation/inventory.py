@@ -40,8 +40,8 @@ from imagegen.datasets.raw_folder import (
     RawFolder,
     entry_kind,
 )
-from imagegen.images import register_image_plugins, to_8bit
-from imagegen.provenance import metadata as md
+from imagegen.images import on_white, register_image_plugins, to_8bit
+from imagegen.rights import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
 logger = logging.getLogger(__name__)
@@ -483,7 +483,7 @@ def _merge_metadata(record: FileRecord, found: list) -> None:
 # --- pixels ------------------------------------------------------------------------
 
 
-def _composite_view(image: Image.Image, size: int) -> Image.Image:
+def composite_view(image: Image.Image, size: int) -> Image.Image:
     """8-bit copy, alpha composited on white, longest side under 2 x `size`."""
     image = to_8bit(image)
     if image.mode in ("P", "PA", "1", "CMYK"):
@@ -491,16 +491,12 @@ def _composite_view(image: Image.Image, size: int) -> Image.Image:
     factor = max(image.size) // size
     if factor >= 2:
         image = image.reduce(factor)  # box filter: cheap on huge renders
-    if "A" in image.getbands() or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image
+    return on_white(image)
 
 
 def analysis_view(image: Image.Image, size: int) -> Image.Image:
     """Greyscale copy, alpha composited on white, longest side at most `size`."""
-    grey = _composite_view(image, size).convert("L")
+    grey = composite_view(image, size).convert("L")
     grey.thumbnail((size, size), Image.Resampling.BILINEAR)
     return grey
 
@@ -546,7 +542,7 @@ def count_faces(grey: Image.Image, settings: ProbeSettings) -> int:
 def _analyse_pixels(image, record: FileRecord, settings: ProbeSettings) -> None:
     if not (settings.phash or settings.faces):
         return
-    view = _composite_view(image, settings.detect_size)
+    view = composite_view(image, settings.detect_size)
     grey = view.convert("L")
     grey.thumbnail(
         (settings.detect_size, settings.detect_size), Image.Resampling.BILINEAR

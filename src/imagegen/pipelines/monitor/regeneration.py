@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from imagegen.images import to_uint8
+from imagegen.provenance.audit import version_of_run
 from imagegen.provenance.phash import hamming, phash_batch
 
 GROUP_KEYS = ["run_id", "seed", "label", "truncation", "temperature"]
@@ -46,10 +48,8 @@ def resolve_versions(client, generations: pd.DataFrame) -> pd.DataFrame:
             continue
         key = (row.model_name, row.run_id)
         if key not in cache:
-            found = client.search_model_versions(
-                f"name = '{row.model_name}' and run_id = '{row.run_id}'"
-            )
-            cache[key] = str(found[0].version) if found else None
+            found = version_of_run(client, row.model_name, row.run_id)
+            cache[key] = str(found.version) if found else None
         frame.at[row.Index, "model_version"] = cache[key]
     return frame
 
@@ -72,11 +72,10 @@ def regenerate(python_model, rows: pd.DataFrame) -> tuple[np.ndarray, int]:
             if pd.isna(first["temperature"])
             else float(first["temperature"]),
         }
-        batch = python_model._images(request)
+        batch = python_model.images_for(request)
         chosen = batch[group["index"].astype(int).to_numpy()]
         # Measure exactly what was handed out: the PNG's pixels (NaN as black).
-        finite = np.nan_to_num(chosen.astype(np.float32), nan=-1.0)
-        pixels = np.clip(np.round((finite + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        pixels = to_uint8(chosen.astype(np.float32))
         reproduced = phash_batch(
             [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
         )

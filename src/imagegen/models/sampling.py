@@ -1,8 +1,8 @@
 """Drawing images from a saved generator: the same noise everywhere.
 
 Training grids, evaluation, serving and monitoring all draw noise here, so a
-seed means the same images wherever it is used. NumPy only (no TensorFlow
-import): a served model loads this module.
+seed means the same images wherever it is used. The functions need NumPy only
+(the generator is called, not built, here).
 """
 
 from __future__ import annotations
