@@ -60,10 +60,11 @@ def audit() -> None:
 @_one_line_errors
 def audit_verify(ledger_path: Path | None) -> None:
     """Check the lineage ledger's hash chain and the files its entries name."""
+    from imagegen.provenance.ledger import lineage_ledger_path
     from imagegen.provenance.verify import verify_lineage
 
     root = Path(project_root())
-    path = ledger_path or root / "data/09_lineage/ledger.jsonl"
+    path = ledger_path or lineage_ledger_path(root)
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
     report = verify_lineage(path, root)

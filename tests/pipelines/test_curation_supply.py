@@ -10,6 +10,7 @@ from kedro.io import MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
 from imagegen.datasets.raw_folder import RawFolder
+from imagegen.holdout import split_sizes
 from imagegen.hooks.validation import CurationSupplyHooks
 from imagegen.pipelines.curation import nodes
 from imagegen.pipelines.curation.supply import (
@@ -17,7 +18,7 @@ from imagegen.pipelines.curation.supply import (
     NothingToCurate,
     supply_shortfall,
 )
-from imagegen.pipelines.preprocessing.nodes import split_holdout, split_sizes
+from imagegen.pipelines.preprocessing.nodes import split_holdout
 from tests import media
 from tests.project import copy_project, kedro
 

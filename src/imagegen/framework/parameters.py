@@ -140,13 +140,19 @@ class EvaluationParams(Strict):
         return value
 
 
-class GateParams(Strict):
-    """Limits a version must meet for the champion alias; null switches a gate off."""
+class MetricLimits(Strict):
+    """Limits on evaluation metrics, judged by `metrics.gates.judge_limits`;
+    null switches one off."""
 
     fid_max: float | None = Field(default=None, ge=0)
     kid_max: float | None = None
-    ct_min: float | None = None
     memorised_fraction_max: float | None = Field(default=None, ge=0, le=1)
+
+
+class GateParams(MetricLimits):
+    """Limits a version must meet for the champion alias."""
+
+    ct_min: float | None = None
 
 
 class RegistrationParams(Strict):
@@ -163,11 +169,10 @@ class GenerateParams(Strict):
     seed: int = Field(ge=0)
 
 
-class MonitorThresholds(Strict):
-    kid_max: float | None = Field(default=None, gt=0)
-    fid_max: float | None = Field(default=None, gt=0)
+class MonitorThresholds(MetricLimits):
+    """Limits whose breach by freshly generated images raises a monitor alert."""
+
     precision_min: float | None = Field(default=None, ge=0, le=1)
-    memorised_fraction_max: float | None = Field(default=None, ge=0, le=1)
 
 
 class MonitorParams(Strict):

@@ -14,6 +14,26 @@ def project_root() -> str:
     return str(Path(found or Path.cwd()).resolve())
 
 
+def catalog_filepath(dataset: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The file the catalog (`conf/`, env `$KEDRO_ENV` or local) names for `dataset`.
+
+    For code that runs outside a Kedro session (the CLI); relative paths are
+    taken from `root`, by default the project root.
+    """
+    from kedro.config import OmegaConfigLoader
+
+    base = Path(root if root is not None else project_root())
+    loader = OmegaConfigLoader(
+        conf_source=str(base / "conf"),
+        env=os.environ.get("KEDRO_ENV"),
+        base_env="base",
+        default_run_env="local",
+        merge_strategy={"catalog": "soft"},
+    )
+    path = Path(loader["catalog"][dataset]["filepath"])
+    return path if path.is_absolute() else base / path
+
+
 def tracking_uri() -> str:
     """`MLFLOW_TRACKING_URI` when set, else the project's own `mlflow.db`."""
     return (

@@ -19,7 +19,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from imagegen.provenance.digests import data_digest, dataset_path, path_digest
-from imagegen.provenance.ledger import LEDGER_PATH, Ledger, canonical_json
+from imagegen.provenance.ledger import Ledger, canonical_json, lineage_ledger_path
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,7 @@ class _NodeRun:
 class LineageHooks:
     """Digests every dataset a node reads and writes; records each node run."""
 
-    def __init__(self, ledger_path: str = LEDGER_PATH):
-        self._ledger_rel = ledger_path
+    def __init__(self) -> None:
         self._root = Path.cwd()
         self._ledger: Ledger | None = None
         self._catalog: Any = None
@@ -52,7 +51,7 @@ class LineageHooks:
     @hook_impl
     def after_context_created(self, context) -> None:
         self._root = Path(context.project_path)
-        self._ledger = Ledger(self._root / self._ledger_rel)
+        self._ledger = Ledger(lineage_ledger_path(self._root))
 
     @hook_impl
     def before_pipeline_run(

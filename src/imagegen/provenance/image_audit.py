@@ -14,8 +14,6 @@ from imagegen.provenance.audit import AuditError, download_lineage, version_of_r
 from imagegen.provenance.generation_ledger import find_image, ledger_path
 from imagegen.provenance.xmp import read_png_provenance
 
-TRAINING_SET = "data/05_model_input/training_set.npz"
-
 
 def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
     from PIL import Image
@@ -29,7 +27,14 @@ def _load_image(path: Path, size: int, channels: int) -> np.ndarray:
 
 def _local_training_images(root: Path, manifest: pd.DataFrame):
     """Training images on disk whose pixels still match the version's manifest."""
-    path = root / TRAINING_SET
+    from kedro.config import MissingConfigException
+
+    from imagegen.framework.resolvers import catalog_filepath
+
+    try:
+        path = catalog_filepath("training_set", root)
+    except (MissingConfigException, KeyError):  # no project here: nothing on disk
+        return None, 0
     if not path.exists():
         return None, 0
     with np.load(path, allow_pickle=False) as archive:

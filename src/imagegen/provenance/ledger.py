@@ -30,6 +30,16 @@ GENESIS = "0" * 64
 LEDGER_PATH = "data/09_lineage/ledger.jsonl"
 
 
+def lineage_ledger_path(root: str | os.PathLike[str] | None = None) -> Path:
+    """The project's lineage ledger: `LEDGER_PATH` under `root` (default: the
+    Kedro project the current directory belongs to)."""
+    if root is None:
+        from imagegen.framework.resolvers import project_root
+
+        root = project_root()
+    return Path(root) / LEDGER_PATH
+
+
 def canonical_json(data: Any) -> str:
     """Stable JSON: sorted keys, no spaces, UTF-8 kept as is."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

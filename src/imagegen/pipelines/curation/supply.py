@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from imagegen.pipelines.preprocessing.nodes import split_sizes
+from imagegen.holdout import split_sizes
 from imagegen.rights.policy import ACCEPTED
 
 DECISIONS_FILE = "data/08_reporting/curation_decisions.csv"

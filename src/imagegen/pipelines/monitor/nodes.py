@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from imagegen.metrics.gates import describe_breach, judge_limits
 from imagegen.metrics.memorisation import audit_nearest_works
 from imagegen.metrics.quality import embed_images, measure_quality
 from imagegen.pipelines.monitor.regeneration import (
@@ -74,22 +75,17 @@ def _version_reference(client, name: str, version: str, tmp: Path):
     return model_version, encoder
 
 
+# The limits of `monitor.thresholds`, in the order alerts are listed.
+ALERT_LIMITS = ("kid_max", "fid_max", "memorised_fraction_max", "precision_min")
+
+
 def _alerts(metrics: dict[str, Any], thresholds: dict[str, Any]) -> list[str]:
     found = []
-    for metric, limit_key, above in (
-        ("kid", "kid_max", True),
-        ("fid", "fid_max", True),
-        ("memorised_fraction", "memorised_fraction_max", True),
-        ("precision", "precision_min", False),
-    ):
-        limit = thresholds.get(limit_key)
-        value = metrics.get(metric)
-        if limit is None or value is None:
-            continue
-        if (value > limit) if above else (value < limit):
+    for key, verdict in judge_limits(metrics, thresholds, ALERT_LIMITS).items():
+        if verdict["verdict"] == "fail":  # an unmeasured metric raises no alert
+            metric = verdict["metric"]
             kind = "memorisation" if metric == "memorised_fraction" else "quality"
-            sign = ">" if above else "<"
-            found.append(f"{kind}: {metric} {value:.4f} {sign} {limit_key} {limit}")
+            found.append(f"{kind}: {describe_breach(key, verdict)}")
     if metrics.get("reproduction_mismatches"):
         found.append(
             f"integrity: {metrics['reproduction_mismatches']} images did not reproduce "

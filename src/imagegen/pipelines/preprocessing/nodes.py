@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from imagegen.datasets.raw_folder import RawFolder
+from imagegen.holdout import holdout_bucket
 from imagegen.images import open_image, to_model_input, to_model_range
 from imagegen.rights.policy import load_policy
 
@@ -27,27 +28,12 @@ MANIFEST_COLUMNS = [
 ]
 
 
-def _holdout_bucket(work_id: str) -> int:
-    # From the content hash, so a work stays on its side whatever else changes.
-    return int(work_id[:8], 16) % 100
-
-
-def split_sizes(work_ids: list[str], params: dict[str, Any]) -> tuple[int, int]:
-    """How many works `split_holdout` puts on each side (training, held back)."""
-    held = sum(_holdout_bucket(w) < params.get("holdout_percent", 0) for w in work_ids)
-    training = len(work_ids) - held
-    if limit := params.get("max_works"):
-        training = min(training, limit)
-        held = min(held, max(1, limit * params["holdout_percent"] // 100))
-    return training, held
-
-
 def split_holdout(
     accepted_works: pd.DataFrame, params: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split accepted works into training and held-back sets by work-id hash."""
     works = accepted_works.sort_values("work_id").reset_index(drop=True)
-    held = works["work_id"].map(_holdout_bucket) < params["holdout_percent"]
+    held = works["work_id"].map(holdout_bucket) < params["holdout_percent"]
     training, holdout = works[~held], works[held]
     limit = params.get("max_works")
     if limit:

@@ -86,6 +86,8 @@ def _register_model(
     )
     client = MlflowClient()
     client.set_registered_model_alias(name, params["alias"], version)
+    # Judged again (evaluation logged its own verdicts): the registration
+    # pipeline may run alone, after the gates in its parameters changed.
     verdicts = judge_gates(evaluation_metrics, params["gates"])
     promoted = promote_if_gates_pass(
         client, name, version, verdicts, evaluation_metrics, params["champion_alias"]
@@ -129,6 +131,7 @@ def record_model_lineage(
     holdout_works,
     curation_decisions,
     raw_dir: str,
+    champion_alias: str,
 ) -> dict[str, Any]:
     """Log the version's lineage (inputs, decisions, audit) to its run and tag it."""
     import mlflow
@@ -139,7 +142,7 @@ def record_model_lineage(
         build_audit,
         public_summary_markdown,
     )
-    from imagegen.provenance.ledger import LEDGER_PATH, Ledger
+    from imagegen.provenance.ledger import Ledger, lineage_ledger_path
 
     digest = dataset_digest["dataset_digest"]
     # MLflow stores dataset digests in 36 characters; the full SHA-256 goes in a tag.
@@ -167,7 +170,7 @@ def record_model_lineage(
         "name": registration_record["name"],
         "version": registration_record["version"],
         "aliases": [registration_record["alias"]]
-        + (["champion"] if registration_record.get("champion") else []),
+        + ([champion_alias] if registration_record.get("champion") else []),
         "run_id": registration_record["run_id"],
         "source": registration_record["model_uri"],
     }
@@ -182,7 +185,7 @@ def record_model_lineage(
     mlflow.log_dict(audit, "audit/audit.json")
     mlflow.log_text(audit_markdown(audit), "audit/audit.md")
     mlflow.log_text(public_summary_markdown(audit), "audit/public_summary.md")
-    head = Ledger(LEDGER_PATH).head()
+    head = Ledger(lineage_ledger_path()).head()
     client = MlflowClient()
     tags = {
         "audit": f"runs:/{model['run_id']}/audit/audit.md",

@@ -32,6 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "holdout_works",
                     "curation_decisions",
                     "params:raw_dir",
+                    "params:registration.champion_alias",
                 ],
                 "model_audit",
                 name="record_model_lineage",
