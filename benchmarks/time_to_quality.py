@@ -310,8 +310,8 @@ def train_project(training_set, params, seed, seconds, budget_images) -> tuple:
 
 
 def evaluate(generator, extractor, training, holdout, eval_params, seed) -> dict:
+    from imagegen.metrics.quality import measure_quality
     from imagegen.models.sampling import generate_images, latent_noise
-    from imagegen.pipelines.evaluation.nodes import measure_quality
     from imagegen.training.callbacks import mean_pairwise_distance
 
     latent_dim = int(generator.inputs[0].shape[-1])

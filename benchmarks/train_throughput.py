@@ -282,7 +282,7 @@ def run_project(
             if name != "epoch"
         }
         # As the catalog does: metrics through the project's dataset, the grids
-        # saved as PNGs and logged as one artifact folder (tracking.ArtifactHooks).
+        # saved as PNGs and logged as one artifact folder (hooks.artifacts.ArtifactHooks).
         MlflowMetricsDataset(prefix="training").save(metrics)
         grids = workdir / "training_samples"
         PartitionedDataset(
