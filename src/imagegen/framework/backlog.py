@@ -94,6 +94,63 @@ class Backlog:
         return sent, len(left)
 
 
+def log_artifact(
+    local_path: str | os.PathLike[str],
+    artifact_path: str | None,
+    run_id: str | None = None,
+) -> bool:
+    """Log a file or folder to the run (default: the active one); when that fails,
+    keep a copy in the project's backlog and return False. Tracking never fails
+    the node that called it."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    run_id = run_id or mlflow.active_run().info.run_id
+    local = str(local_path)
+    try:
+        client = MlflowClient()
+        if Path(local).is_dir():
+            client.log_artifacts(run_id, local, artifact_path)
+        else:
+            client.log_artifact(run_id, local, artifact_path)
+        return True
+    except Exception as exc:  # noqa: BLE001 - kept for `imagegen tracking replay`
+        backlog = backlog_for_project()
+        backlog.add(
+            {
+                "op": "artifact",
+                "run_id": run_id,
+                "local_path": backlog.keep_file(local),
+                "artifact_path": artifact_path,
+            }
+        )
+        logger.warning(
+            "MLflow unreachable (%s): artifact %s kept in %s",
+            type(exc).__name__,
+            Path(local).name,
+            BACKLOG,
+        )
+        return False
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> bool:
+    """`mlflow.log_text` through `log_artifact`: `artifact_file` is `folder/name`."""
+    import tempfile
+
+    folder, _, name = artifact_file.rpartition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(text, encoding="utf-8")
+        return log_artifact(path, folder or None, run_id)
+
+
+def log_dict(
+    data: dict[str, Any], artifact_file: str, run_id: str | None = None
+) -> bool:
+    """`mlflow.log_dict` (JSON) through `log_artifact`."""
+    return log_text(json.dumps(data, indent=2, default=str), artifact_file, run_id)
+
+
 def backlog_for_project() -> Backlog:
     """The backlog of the Kedro project the current directory belongs to."""
     from imagegen.framework.resolvers import project_root

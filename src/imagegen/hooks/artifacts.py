@@ -12,7 +12,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from imagegen.framework.backlog import BACKLOG, backlog_for_project, report_backlog
+from imagegen.framework.backlog import log_artifact, report_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -48,28 +48,8 @@ class ArtifactHooks:
         local = dataset_path(dataset)
         if local is None or not Path(local).exists():
             return
-        try:
-            if Path(local).is_dir():
-                mlflow.log_artifacts(local, folder)
-            else:
-                mlflow.log_artifact(local, folder)
-        except Exception as exc:  # noqa: BLE001 - tracking must not fail the run
-            backlog = backlog_for_project()
-            backlog.add(
-                {
-                    "op": "artifact",
-                    "run_id": run.info.run_id,
-                    "local_path": backlog.keep_file(local),
-                    "artifact_path": folder,
-                }
-            )
+        if not log_artifact(local, folder, run.info.run_id):
             self._failed += 1
-            logger.warning(
-                "MLflow unreachable (%s): artifact %s kept in %s",
-                type(exc).__name__,
-                dataset_name,
-                BACKLOG,
-            )
 
     @hook_impl(tryfirst=True)
     def after_pipeline_run(self) -> None:

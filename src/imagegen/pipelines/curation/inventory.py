@@ -57,21 +57,22 @@ METADATA_ORDER = ("sidecar", "xmp", "svg_rdf", "c2pa", "iptc", "exif")
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """The policy values one worker needs (picklable)."""
+    """The policy values one worker needs (picklable); no defaults of its own:
+    the policy schema (`framework.parameters`) holds them."""
 
     max_pixels: int
     min_side: int
     max_file_bytes: int
-    max_metadata_bytes: int = 1 << 20
-    svg_render_side: int = 256
-    phash: bool = True
-    hash_size: int = 16
-    phash_min_side: int = 32
-    faces: bool = True
-    detect_size: int = 128
-    min_face_px: int = 24
-    face_scale_factor: float = 1.25
-    face_step_ratio: float = 1.5
+    max_metadata_bytes: int
+    svg_render_side: int
+    phash: bool
+    hash_size: int
+    phash_min_side: int
+    faces: bool
+    detect_size: int
+    min_face_px: int
+    face_scale_factor: float
+    face_step_ratio: float
 
     @classmethod
     def from_policy(cls, policy) -> ProbeSettings:

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from imagegen.framework.backlog import log_artifact, log_dict, log_text
 from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
 
 logger = logging.getLogger(__name__)
@@ -70,13 +71,9 @@ def _register_model(
         raise RuntimeError("registration needs the MLflow run that kedro-mlflow opens")
     name = f"{params['model_name_prefix']}{training_summary['model']}"
     # The version's lineage lives in its own run, whichever pipelines ran before.
-    mlflow.log_text(
-        attribution_table.to_csv(index=False), "attribution/attribution.csv"
-    )
-    mlflow.log_text(
-        training_manifest.to_csv(index=False), "lineage/training_manifest.csv"
-    )
-    mlflow.log_dict(dataset_digest, "lineage/dataset_digest.json")
+    log_text(attribution_table.to_csv(index=False), "attribution/attribution.csv")
+    log_text(training_manifest.to_csv(index=False), "lineage/training_manifest.csv")
+    log_dict(dataset_digest, "lineage/dataset_digest.json")
     version = log_generator(
         generator,
         name,
@@ -149,23 +146,22 @@ def record_model_lineage(
     training_data = mlflow.data.from_pandas(
         training_manifest, name="training_manifest", digest=digest[:32]
     )
+    # A run input (dataset lineage), not an artifact: MLflow logs it to the run itself.
     mlflow.log_input(training_data, context="training", tags={"sha256": digest})
     holdout_columns = [
         c
         for c in ("work_id", "path", "title", "creator", "licence", "source_url")
         if c in holdout_works.columns
     ]
-    mlflow.log_text(
+    log_text(
         holdout_works[holdout_columns].to_csv(index=False), "lineage/holdout_works.csv"
     )
-    mlflow.log_text(
-        curation_decisions.to_csv(index=False), "lineage/curation_decisions.csv"
-    )
+    log_text(curation_decisions.to_csv(index=False), "lineage/curation_decisions.csv")
     # The extractor its evaluation used: monitoring measures with the same one.
     with tempfile.TemporaryDirectory() as tmp:
         encoder_path = Path(tmp) / "feature_encoder.keras"
         feature_encoder.save(encoder_path)
-        mlflow.log_artifact(str(encoder_path), "lineage")
+        log_artifact(encoder_path, "lineage")
     model = {
         "name": registration_record["name"],
         "version": registration_record["version"],
@@ -182,9 +178,9 @@ def record_model_lineage(
         curation_decisions,
         raw_dir=raw_dir,
     )
-    mlflow.log_dict(audit, "audit/audit.json")
-    mlflow.log_text(audit_markdown(audit), "audit/audit.md")
-    mlflow.log_text(public_summary_markdown(audit), "audit/public_summary.md")
+    log_dict(audit, "audit/audit.json")
+    log_text(audit_markdown(audit), "audit/audit.md")
+    log_text(public_summary_markdown(audit), "audit/public_summary.md")
     head = Ledger(lineage_ledger_path()).head()
     client = MlflowClient()
     tags = {
