@@ -73,18 +73,12 @@ class Backlog:
                         ],
                     )
                 elif record["op"] == "artifact":
-                    if Path(record["local_path"]).is_dir():
-                        client.log_artifacts(
-                            record["run_id"],
-                            record["local_path"],
-                            record.get("artifact_path"),
-                        )
-                    else:
-                        client.log_artifact(
-                            record["run_id"],
-                            record["local_path"],
-                            record.get("artifact_path"),
-                        )
+                    _send_artifact(
+                        client,
+                        record["run_id"],
+                        record["local_path"],
+                        record.get("artifact_path"),
+                    )
                 sent += 1
             except Exception:  # noqa: BLE001 - still unreachable: keep it
                 left.append(record)
@@ -92,6 +86,13 @@ class Backlog:
         tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in left))
         os.replace(tmp, self.path)
         return sent, len(left)
+
+
+def _send_artifact(client, run_id: str, local: str, artifact_path: str | None) -> None:
+    if Path(local).is_dir():
+        client.log_artifacts(run_id, local, artifact_path)
+    else:
+        client.log_artifact(run_id, local, artifact_path)
 
 
 def log_artifact(
@@ -108,11 +109,7 @@ def log_artifact(
     run_id = run_id or mlflow.active_run().info.run_id
     local = str(local_path)
     try:
-        client = MlflowClient()
-        if Path(local).is_dir():
-            client.log_artifacts(run_id, local, artifact_path)
-        else:
-            client.log_artifact(run_id, local, artifact_path)
+        _send_artifact(MlflowClient(), run_id, local, artifact_path)
         return True
     except Exception as exc:  # noqa: BLE001 - kept for `imagegen tracking replay`
         backlog = backlog_for_project()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from omegaconf.resolvers import oc
+
 
 def project_root() -> str:
     """Absolute path of the Kedro project that the current directory belongs to."""
@@ -26,9 +28,7 @@ def catalog_filepath(dataset: str, root: str | os.PathLike[str] | None = None) -
     loader = OmegaConfigLoader(
         conf_source=str(base / "conf"),
         env=os.environ.get("KEDRO_ENV"),
-        base_env="base",
-        default_run_env="local",
-        merge_strategy={"catalog": "soft"},
+        **CONFIG_LOADER_ARGS,
     )
     path = Path(loader["catalog"][dataset]["filepath"])
     return path if path.is_absolute() else base / path
@@ -50,3 +50,30 @@ def artifact_location() -> str | None:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return None
     return (Path(project_root()) / "mlartifacts").as_uri()
+
+
+# The project's config loader arguments: settings.py hands them to Kedro, and
+# `catalog_filepath` reads the catalog with them outside a session.
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "custom_resolvers": {
+        # Kedro enables oc.env only for credentials; mlflow.yml needs it too.
+        "oc.env": oc.env,
+        "project_root": project_root,
+        "imagegen.tracking_uri": tracking_uri,
+        "imagegen.artifact_location": artifact_location,
+    },
+    # Environments override single keys of a group, not whole groups.
+    "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},
+    # policy.yml is read as parameters (`params:policy`), so `--params` overrides it.
+    "config_patterns": {
+        "parameters": [
+            "parameters*",
+            "parameters*/**",
+            "**/parameters*",
+            "policy*",
+            "policy*/**",
+        ],
+    },
+}

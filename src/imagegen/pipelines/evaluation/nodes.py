@@ -23,7 +23,7 @@ from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
 from imagegen.metrics.memorisation import audit_nearest_works
 
 # Nodes of this pipeline that the monitor shares: they live with the metrics.
-from imagegen.metrics.quality import embed_images, measure_quality  # noqa: F401 - nodes of this stage
+from imagegen.metrics.quality import embed_images, measure_quality  # noqa: F401
 from imagegen.plots import image_grid_figure, nearest_pairs_figure
 
 logger = logging.getLogger(__name__)
