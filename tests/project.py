@@ -68,3 +68,16 @@ def kedro(project: Path, *args: str, timeout: int = 600, **env: str):
         text=True,
         timeout=timeout,
     )
+
+
+def imagegen(project: Path, *args: str, timeout: int = 300):
+    """`python -m imagegen.cli ARGS` in `project`; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "imagegen.cli", *args],
+        cwd=project,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -206,6 +206,64 @@ def registry_demote(
 
 
 @main.group()
+def takedown() -> None:
+    """Withdraw works after training (a creator's request)."""
+
+
+@takedown.command("add")
+@click.argument("work_id", metavar="SHA256|WORK_ID")
+@click.option("--reason", required=True, help="Why: recorded on every version.")
+@click.option(
+    "--raw-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Raw folder whose takedown.txt curation reads (default: raw_dir of conf/).",
+)
+@click.option("--env", default=None, help="Kedro environment for the default raw_dir.")
+@click.option("--by", default=None, help="Who decides (default: $USER).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking/registry URI.")
+@_one_line_errors
+def takedown_add(
+    work_id: str,
+    reason: str,
+    raw_dir: Path | None,
+    env: str | None,
+    by: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """List WORK_ID for removal and withdraw every version that trained on it."""
+    from mlflow import MlflowClient
+
+    from imagegen.framework.resolvers import configured_raw_dir
+    from imagegen.provenance.ledger import lineage_ledger_path
+    from imagegen.provenance.takedown import one_line_reason, parse_work_id
+    from imagegen.registry import take_down
+
+    work_id, reason = parse_work_id(work_id), one_line_reason(reason)
+    root = Path(project_root())
+    uri = _tracking_uri(tracking_uri)
+    result = take_down(
+        MlflowClient(tracking_uri=uri, registry_uri=uri),
+        work_id,
+        reason,
+        raw_dir=raw_dir or configured_raw_dir(root, env),
+        ledger_path=lineage_ledger_path(root),
+        root=root,
+        by=by,
+    )
+    click.echo(
+        f"takedown of {result['work_id']} recorded in {result['takedown_list']} and "
+        f"ledger entry {result['ledger_seq']}"
+    )
+    for version, aliases in result["versions"].items():
+        removed = ", ".join(f"@{a}" for a in aliases) or "no alias held"
+        click.echo(f"trained on it: {version} (tagged; removed {removed})")
+    if not result["versions"]:
+        click.echo("no registered version trained on it")
+    click.echo("the next `kedro run --pipeline train` leaves it out")
+
+
+@main.group()
 def tracking() -> None:
     """MLflow records kept locally while the tracking server was unreachable."""
 
@@ -234,6 +292,7 @@ cli = click.Group(
         "audit": audit,
         "generate": generate_command,
         "registry": registry,
+        "takedown": takedown,
         "tracking": tracking,
     },
 )

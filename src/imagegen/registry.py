@@ -49,15 +49,81 @@ def demote(client, name: str, alias: str, reason: str, by: str | None = None) ->
         version = client.get_model_version_by_alias(name, alias)
     except Exception as exc:  # noqa: BLE001
         raise AuditError(f"{name} has no version with alias @{alias}") from exc
+    _remove_alias(client, name, str(version.version), alias, reason, by)
+    return f"{name} version {version.version} is no longer @{alias}"
+
+
+def _remove_alias(
+    client, name: str, version: str, alias: str, reason: str, by: str | None
+) -> None:
+    """Delete `alias` and record the decision on `version` (tag `decision.<alias>.<when>`)."""
     when = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     client.delete_registered_model_alias(name, alias)
     client.set_model_version_tag(
-        name,
-        version.version,
-        f"decision.{alias}.{when}",
-        f"demoted by {_who(by)}: {reason}",
+        name, version, f"decision.{alias}.{when}", f"demoted by {_who(by)}: {reason}"
     )
-    return f"{name} version {version.version} is no longer @{alias}"
+
+
+def take_down(
+    client,
+    work_id: str,
+    reason: str,
+    raw_dir: Path,
+    ledger_path: Path,
+    root: Path,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Withdraw a work after training: list it for curation, record it in the
+    ledger, tag every version that trained on it and take their aliases away.
+
+    The versions keep their lineage and stay auditable; the next `train`
+    leaves the work out (curation reads `takedown.txt`).
+    """
+    from imagegen.provenance.audit import TAKEDOWN_TAG
+    from imagegen.provenance.takedown import (
+        append_to_takedown_list,
+        find_versions,
+        one_line_reason,
+        parse_work_id,
+        record_in_ledger,
+        require_trained_or_seen,
+    )
+
+    work_id, reason, who = parse_work_id(work_id), one_line_reason(reason), _who(by)
+    where = find_versions(client, work_id)
+    require_trained_or_seen(work_id, where)
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    listed = append_to_takedown_list(
+        Path(raw_dir), work_id, f"{work_id}  # {when} by {who}: {reason}\n"
+    )
+    entry = record_in_ledger(
+        ledger_path, root, work_id, reason, who, listed, where.trained
+    )
+    withdrawn: dict[str, list[str]] = {}
+    for name, version in where.trained:
+        client.set_model_version_tag(
+            name, version, f"{TAKEDOWN_TAG}{work_id}", f"{when} by {who}: {reason}"
+        )
+        aliases = client.get_registered_model(name).aliases or {}
+        held = sorted(a for a, v in aliases.items() if str(v) == str(version))
+        for alias in held:
+            _remove_alias(
+                client,
+                name,
+                version,
+                alias,
+                f"takedown of work {work_id}: {reason}",
+                who,
+            )
+        withdrawn[f"{name}/{version}"] = held
+    return {
+        "work_id": work_id,
+        "reason": reason,
+        "takedown_list": str(listed),
+        "ledger_seq": entry["seq"],
+        "versions": withdrawn,
+        "seen_not_trained": [f"{n}/{v}" for n, v in where.seen],
+    }
 
 
 def _pip_requirements() -> list[str]:

@@ -8,21 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.project import PROJECT_ROOT, kedro, project_env
+from tests.project import PROJECT_ROOT, imagegen, kedro
 
 pytestmark = pytest.mark.slow
-
-
-def imagegen(project, *args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "imagegen.cli", *args],
-        cwd=project,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +82,7 @@ def test_audit_model_lists_exactly_the_accepted_works(smoke_project):
     assert {w["work_id"] for w in audit["works"]} == set(manifest["work_id"])
     assert audit["dataset"]["licence_summary"] == {"CC-BY-4.0": len(manifest)}
     markdown = imagegen(smoke_project, "audit", "model", "imagegen-dcgan@candidate")
-    assert "## 3. Data processing" in markdown.stdout
+    assert "## 3 Data processing aspects" in markdown.stdout
     assert "E. Alpaydin" in markdown.stdout
 
 

@@ -155,7 +155,9 @@ def test_every_documented_command_exists_and_is_tested():
     tests = "\n".join(test_files)
 
     commands = set(
-        re.findall(r"\bimagegen ((?:audit|registry|tracking) [a-z]+|generate)\b", docs)
+        re.findall(
+            r"\bimagegen ((?:audit|registry|takedown|tracking) [a-z]+|generate)\b", docs
+        )
     )
     assert commands, "no imagegen command found in the docs"
     for command in sorted(commands):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -155,12 +155,57 @@ class GateParams(MetricLimits):
     ct_min: float | None = None
 
 
+Statement = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class SourceDeclaration(Strict):
+    """What a person states about one kind of data source (null: not stated)."""
+
+    used: bool | None = None
+    description: Statement | None = None
+
+
+class CrawlDeclaration(SourceDeclaration):
+    crawlers: Statement | None = None  # crawler names, purposes, robots.txt behaviour
+    period: Statement | None = None  # period of data collection
+
+
+class SourceDeclarations(Strict):
+    """The template's section 2 kinds of source; the pipeline cannot know these."""
+
+    public_datasets: SourceDeclaration = SourceDeclaration()
+    commercially_licensed: SourceDeclaration = SourceDeclaration()
+    other_private: SourceDeclaration = SourceDeclaration()
+    crawled: CrawlDeclaration = CrawlDeclaration()
+    user_data: SourceDeclaration = SourceDeclaration()
+    synthetic: SourceDeclaration = SourceDeclaration()
+    other: SourceDeclaration = SourceDeclaration()
+
+
+class PublicSummaryParams(Strict):
+    """Statements a person makes for the EU AI Act Art. 53(1)(d) public summary."""
+
+    provider: Statement | None = None
+    contact: Statement | None = None
+    authorised_representative: Statement | None = None
+    dependencies: Statement | None = None
+    placed_on_market: Statement | None = None
+    content_types: list[Statement] | None = None
+    data_acquired: Statement | None = None
+    code_of_practice_signatory: bool | None = None
+    rights_reservations: Statement | None = None
+    illegal_content: Statement | None = None
+    other_processing: Statement | None = None
+    sources: SourceDeclarations = SourceDeclarations()
+
+
 class RegistrationParams(Strict):
     model_name_prefix: str = Field(min_length=1)
     max_n: int = Field(gt=0)
     alias: str = Field(min_length=1)
     champion_alias: str = Field(min_length=1)
     gates: GateParams
+    public_summary: PublicSummaryParams = PublicSummaryParams()
 
 
 class GenerateParams(Strict):

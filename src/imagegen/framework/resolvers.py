@@ -22,16 +22,41 @@ def catalog_filepath(dataset: str, root: str | os.PathLike[str] | None = None) -
     For code that runs outside a Kedro session (the CLI); relative paths are
     taken from `root`, by default the project root.
     """
-    from kedro.config import OmegaConfigLoader
+    base = Path(root if root is not None else project_root())
+    path = Path(_config_loader(base)["catalog"][dataset]["filepath"])
+    return path if path.is_absolute() else base / path
+
+
+def configured_raw_dir(
+    root: str | os.PathLike[str] | None = None, env: str | None = None
+) -> Path:
+    """The raw folder the project's parameters name (`raw_dir`, conf/<env>/globals.yml).
+
+    For the CLI; `env` defaults to `$KEDRO_ENV`, else local. Relative to `root`.
+    """
+    import warnings
 
     base = Path(root if root is not None else project_root())
-    loader = OmegaConfigLoader(
+    with warnings.catch_warnings():
+        # OmegaConf's resolver-API deprecation notes: a CLI's stderr is its one-line error.
+        warnings.simplefilter("ignore", UserWarning)
+        value = str(_config_loader(base, env)["parameters"]["raw_dir"])
+    if "://" in value and not value.startswith("file://"):
+        raise ValueError(
+            f"raw_dir = {value!r}: not a local folder; name one with --raw-dir"
+        )
+    path = Path(value.removeprefix("file://"))
+    return path if path.is_absolute() else base / path
+
+
+def _config_loader(base: Path, env: str | None = None):
+    from kedro.config import OmegaConfigLoader
+
+    return OmegaConfigLoader(
         conf_source=str(base / "conf"),
-        env=os.environ.get("KEDRO_ENV"),
+        env=env or os.environ.get("KEDRO_ENV"),
         **CONFIG_LOADER_ARGS,
     )
-    path = Path(loader["catalog"][dataset]["filepath"])
-    return path if path.is_absolute() else base / path
 
 
 def tracking_uri() -> str:

@@ -10,13 +10,17 @@ import json
 import re
 import tempfile
 from collections import Counter
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
 import pandas as pd
 
+from imagegen.provenance.public_summary import build_public_summary, summary_markdown
+from imagegen.rights.metadata import markdown_text
+
 WORK_COLUMNS = ["work_id", "path", "title", "creator", "licence", "source_url"]
+TAKEDOWN_TAG = "takedown."  # version tag `takedown.<work_id>` = date and reason
 _MODEL_REF = re.compile(r"^(?P<name>[^@/]+)(?:@(?P<alias>[^@/]+)|/(?P<version>\d+))$")
 
 
@@ -54,6 +58,15 @@ def download_lineage(client, run_id: str, dst: str | Path) -> Path:
     return Path(client.download_artifacts(run_id, "lineage", str(dst)))
 
 
+def download_lineage_table(client, run_id: str, name: str, dst: str | Path):
+    """One CSV of the `lineage/` artifacts of run `run_id`, or None if it has none."""
+    try:
+        path = client.download_artifacts(run_id, f"lineage/{name}", str(dst))
+    except Exception:  # noqa: BLE001 - MLflow raises its own types for a missing file
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def _rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     present = [c for c in WORK_COLUMNS if c in frame.columns]
     return frame[present].fillna("").astype(str).to_dict("records")
@@ -86,6 +99,10 @@ def build_audit(
         for u in training_manifest["source_url"].fillna("")
     )
     creators = sorted(set(training_manifest["creator"].fillna("")) - {""})
+    formats = Counter(
+        PurePosixPath(p).suffix.lower().lstrip(".") or "(none)"
+        for p in training_manifest.get("path", pd.Series(dtype=str)).fillna("")
+    )
     return {
         "model": model,
         "dataset": {
@@ -117,60 +134,64 @@ def build_audit(
             for c in creators
         ],
         "source_hosts": dict(sorted(hosts.items())),
+        "formats": dict(sorted(formats.items())),
     }
 
 
 def public_summary_markdown(audit: dict[str, Any]) -> str:
-    """EU AI Act Art. 53(1)(d)-style public summary of the training content."""
-    m, d, c = audit["model"], audit["dataset"], audit["curation"]
-    licences = ", ".join(f"{k}: {v}" for k, v in d["licence_summary"].items()) or "none"
-    hosts = ", ".join(f"{h} ({n})" for h, n in audit["source_hosts"].items())
-    reasons = ", ".join(f"{k}: {v}" for k, v in c["reasons"].items())
-    signals = (
-        ", ".join(f"{k}: {v}" for k, v in c["opt_out_signals"].items()) or "none found"
-    )
-    return "\n".join(
-        [
-            f"# Public summary of training content — {m['name']} version {m['version']}",
-            "",
-            "## 1. General information",
-            "",
-            f"- Model: {m['name']} version {m['version']} (MLflow run {m['run_id']})",
-            "- Modality: images (input: random seed; output: generated images)",
-            f"- Training data: {d['n_works']} images by {d['n_creators']} creator(s); "
-            f"dataset digest {d['digest']}",
-            "",
-            "## 2. List of data sources",
-            "",
-            f"- Curated folder of works: `{d['raw_dir'] or 'not recorded'}`",
-            f"- Sources of the training works (host and count): {hosts or 'none'}",
-            f"- Licences of the training works: {licences}",
-            "- No web crawling, user data or synthetic data was used.",
-            "",
-            "## 3. Data processing",
-            "",
-            f"- Every file of the source folder was decided on: {c['files']} files; "
-            f"reasons: {reasons}.",
-            "- Reservations of rights (text and data mining opt-outs) honoured: "
-            f"{c['opt_outs_honoured']} works excluded; signals: {signals}; "
-            f"opted-out works in the training set: {c['opted_out_in_training']}.",
-            "- Only works whose licence is on the allow list of the rights policy, "
-            "with no opt-out, duplicate, integrity or privacy finding, were used.",
-            "- Metadata (EXIF, XMP, GPS) is stripped: only pixels reach training.",
-            "",
-        ]
-    )
+    """The version's EU AI Act Art. 53(1)(d) public summary, as Markdown.
+
+    The summary registration logged (with the statements configured then) when
+    the audit carries it; otherwise one built from lineage alone.
+    """
+    summary = audit.get("public_summary") or build_public_summary(audit)
+    return summary_markdown(summary)
+
+
+def takedown_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """The takedowns recorded on a version (`takedown.<work_id>` tags), by work id."""
+    return [
+        {"work_id": key.removeprefix(TAKEDOWN_TAG), "recorded": value}
+        for key, value in sorted(tags.items())
+        if key.startswith(TAKEDOWN_TAG)
+    ]
+
+
+def takedowns_markdown(takedowns: list[dict[str, str]]) -> list[str]:
+    """The audit's takedown section: every withdrawn work this version trained on."""
+    if not takedowns:
+        return []
+    lines = [
+        "## Takedowns affecting this version",
+        "",
+        f"This version trained on {len(takedowns)} work(s) withdrawn after training; "
+        "it keeps its lineage for audit but holds no alias.",
+        "",
+    ]
+    lines += [
+        f"- `{markdown_text(t['work_id'], 64)}`: {markdown_text(t['recorded'])}"
+        for t in takedowns
+    ]
+    return [*lines, ""]
 
 
 def audit_markdown(audit: dict[str, Any]) -> str:
-    """The full audit: the public summary, then every work with its licence."""
-    lines = [public_summary_markdown(audit), "## Works used for training", ""]
+    """The full audit: takedowns, the public summary, then every work with its licence."""
+    lines = [
+        *takedowns_markdown(audit.get("takedowns", [])),
+        public_summary_markdown(audit),
+        "## Works used for training",
+        "",
+    ]
     lines.append("| work id | title | creator | licence | source |")
     lines.append("|---|---|---|---|---|")
     for w in audit["works"]:
+        cells = [
+            markdown_text(w.get(k, ""), 200)
+            for k in ("title", "creator", "licence", "source_url")
+        ]
         lines.append(
-            f"| `{w['work_id'][:16]}` | {w.get('title', '')} | {w.get('creator', '')} | "
-            f"{w.get('licence', '')} | {w.get('source_url', '')} |"
+            f"| `{markdown_text(w['work_id'], 16)}` | " + " | ".join(cells) + " |"
         )
     lines += [
         "",
@@ -215,6 +236,7 @@ def audit_model(client, ref: str) -> dict[str, Any]:
             read("holdout_works.csv"),
             read("curation_decisions.csv"),
         )
+        summary = _logged_public_summary(client, version.run_id, tmp)
     aliases = client.get_registered_model(version.name).aliases
     model = {
         "name": version.name,
@@ -225,7 +247,7 @@ def audit_model(client, ref: str) -> dict[str, Any]:
         "run_id": version.run_id,
         "source": version.source,
     }
-    return build_audit(
+    audit = build_audit(
         model,
         digest,
         manifest,
@@ -233,3 +255,16 @@ def audit_model(client, ref: str) -> dict[str, Any]:
         decisions,
         raw_dir=run.data.params.get("raw_dir", ""),
     )
+    if summary is not None:
+        audit["public_summary"] = summary
+    audit["takedowns"] = takedown_tags(version.tags or {})
+    return audit
+
+
+def _logged_public_summary(client, run_id: str, tmp: str) -> dict[str, Any] | None:
+    """The public summary registration logged (`audit/public_summary.json`), if any."""
+    try:
+        path = client.download_artifacts(run_id, "audit/public_summary.json", tmp)
+        return json.loads(Path(path).read_text())
+    except Exception:  # noqa: BLE001 - versions registered before the summary had one
+        return None

@@ -37,6 +37,9 @@ SVG = "http://www.w3.org/2000/svg"
 IPTC_DATA_MINING = "iptc_data_mining"
 TDM_RESERVATION = "tdm_reservation"
 C2PA_TRAINING_MINING = "c2pa_training_mining"
+TAKEDOWN = "takedown"  # the raw folder's takedown.txt names the work
+# Every opt-out signal curation reads, in the order a reason names the first found.
+OPT_OUT_SIGNALS = (TAKEDOWN, IPTC_DATA_MINING, TDM_RESERVATION, C2PA_TRAINING_MINING)
 
 MAX_TEXT = 300  # characters kept of any text read from a file
 
@@ -54,6 +57,7 @@ _C2PA_RESERVED_USES = frozenset({"notAllowed", "constrained"})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+!|]")
 
 
 class MetadataError(ValueError):
@@ -100,6 +104,12 @@ def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
         value = value.decode("utf-8", "replace")
     text = _SPACES.sub(" ", _CONTROL.sub(" ", str(value))).strip()
     return text[:limit]
+
+
+def markdown_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """Text read from a file, shown as text: one bounded line, Markdown and HTML
+    characters escaped (a `|` cannot split a table cell, `<script>` is not HTML)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", clean_text(value, limit))
 
 
 # --- opt-out vocabularies -----------------------------------------------------------

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from imagegen.pipelines.curation.supply import (
     nothing_to_curate_message,
 )
 from imagegen.rights.licences import normalise_licence, same_licence_family
-from imagegen.rights.metadata import clean_text
+from imagegen.rights.metadata import OPT_OUT_SIGNALS, clean_text, markdown_text
 from imagegen.rights.policy import (
     ACCEPTED,
     DECISIONS,
@@ -79,12 +78,7 @@ INVENTORY_PASSTHROUGH = (
     "phash",
 )
 # Opt-out signals, in the order the reason names the first one found.
-OPT_OUT_ORDER = (
-    "takedown",
-    "iptc_data_mining",
-    "tdm_reservation",
-    "c2pa_training_mining",
-)
+OPT_OUT_ORDER = OPT_OUT_SIGNALS
 INTEGRITY_DECISION = {
     "corrupt": QUARANTINED,
     "not_an_image": QUARANTINED,
@@ -415,19 +409,11 @@ def build_attribution(accepted: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         "",
     ]
     for creator, group in table.groupby("creator", sort=True):
-        lines.append(f"## {_markdown_text(creator) or 'Unknown creator'}")
+        lines.append(f"## {markdown_text(creator) or 'Unknown creator'}")
         lines.append("")
         for row in group.itertuples():
-            source = f" — {_markdown_text(row.source_url)}" if row.source_url else ""
-            title = _markdown_text(row.title or row.path)
+            source = f" — {markdown_text(row.source_url)}" if row.source_url else ""
+            title = markdown_text(row.title or row.path)
             lines.append(f"- {title} ({row.licence}){source}")
         lines.append("")
     return table, "\n".join(lines)
-
-
-def _markdown_text(text: str) -> str:
-    """Text read from a file, shown as text: Markdown and HTML characters escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", clean_text(text))
-
-
-_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+!|]")

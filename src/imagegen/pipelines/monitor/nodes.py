@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import tempfile
 from datetime import UTC, datetime
@@ -20,8 +21,9 @@ from imagegen.pipelines.monitor.regeneration import (
     resolve_versions,
     summarise,
 )
-from imagegen.provenance.audit import download_lineage
+from imagegen.provenance.audit import download_lineage, takedown_tags
 from imagegen.provenance.generation_ledger import ledger_path
+from imagegen.provenance.takedown import affected_aliases
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +114,18 @@ def measure_generations(
         "versions": {},
         "alerts": [],
     }
+    client = MlflowClient()
+    report["takedowns"] = takedown_flags(client, generations)
+    report["alerts"] += [
+        f"{key}: rights: trained on withdrawn work(s) "
+        f"{', '.join(t['work_id'][:16] for t in flag['takedowns'])} yet "
+        + (f"holds @{', @'.join(flag['aliases'])}" if flag["aliases"] else "served")
+        for key, flag in report["takedowns"].items()
+    ]
+    for alert in report["alerts"]:
+        logger.warning("ALERT %s", alert)
     if generations.empty:
         return report
-    client = MlflowClient()
     for (name, version), version_rows in generations.groupby(
         ["model_name", "model_version"], dropna=False
     ):
@@ -180,6 +191,26 @@ def measure_generations(
         for alert in entry["alerts"]:
             logger.warning("ALERT %s: %s", key, alert)
     return report
+
+
+def takedown_flags(client, generations: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Versions that hold an alias, or made images since the last check, although a
+    takedown names a work they trained on (`takedown.<work_id>` tags)."""
+    flags = affected_aliases(client)
+    if generations.empty:
+        return flags
+    served = generations[["model_name", "model_version"]].dropna().drop_duplicates()
+    for name, version in served.itertuples(index=False):
+        key = f"{name}/{version}"
+        if key in flags or not str(version):
+            continue
+        try:
+            tags = client.get_model_version(name, str(version)).tags or {}
+        except Exception:  # noqa: BLE001 - a version deleted since it served
+            continue
+        if takedowns := takedown_tags(tags):
+            flags[key] = {"aliases": [], "takedowns": takedowns}
+    return flags
 
 
 def _float(value: str | None) -> float | None:
@@ -279,13 +310,20 @@ def _trend_html(report: dict[str, Any], history: pd.DataFrame) -> str:
         for key, entry in report["versions"].items()
     )
     table = history.to_html(index=False) if len(history) else "<p>No checks yet.</p>"
+    takedowns = "".join(
+        f"<li>{html.escape(key)}: trained on withdrawn work(s) "
+        f"{html.escape(', '.join(t['work_id'] for t in flag['takedowns']))}</li>"
+        for key, flag in report.get("takedowns", {}).items()
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>imagegen monitoring"
         "</title></head><body><h1>Monitoring</h1>"
         f"<p>Checked {report['checked_at']}, up to generation-ledger entry "
         f"{report['last_seq']}.</p><table border='1'><tr><th>version</th><th>images</th>"
         "<th>KID</th><th>FID</th><th>memorised fraction</th><th>alerts</th></tr>"
-        f"{rows}</table><img src='monitoring_trend.png' width='900'>"
+        f"{rows}</table>"
+        + (f"<h2>Takedowns</h2><ul>{takedowns}</ul>" if takedowns else "")
+        + "<img src='monitoring_trend.png' width='900'>"
         f"<h2>History</h2>{table}</body></html>"
     )
 

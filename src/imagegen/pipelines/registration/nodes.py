@@ -129,17 +129,15 @@ def record_model_lineage(
     curation_decisions,
     raw_dir: str,
     champion_alias: str,
+    public_summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Log the version's lineage (inputs, decisions, audit) to its run and tag it."""
     import mlflow
     from mlflow import MlflowClient
 
-    from imagegen.provenance.audit import (
-        audit_markdown,
-        build_audit,
-        public_summary_markdown,
-    )
+    from imagegen.provenance.audit import audit_markdown, build_audit
     from imagegen.provenance.ledger import Ledger, lineage_ledger_path
+    from imagegen.provenance.public_summary import build_public_summary
 
     digest = dataset_digest["dataset_digest"]
     # MLflow stores dataset digests in 36 characters; the full SHA-256 goes in a tag.
@@ -178,13 +176,17 @@ def record_model_lineage(
         curation_decisions,
         raw_dir=raw_dir,
     )
+    ledger = Ledger(lineage_ledger_path())
+    audit["public_summary"] = build_public_summary(
+        audit, public_summary, curated_at=_last_curated(ledger)
+    )
     log_dict(audit, "audit/audit.json")
     log_text(audit_markdown(audit), "audit/audit.md")
-    log_text(public_summary_markdown(audit), "audit/public_summary.md")
-    head = Ledger(lineage_ledger_path()).head()
+    head = ledger.head()
     client = MlflowClient()
     tags = {
         "audit": f"runs:/{model['run_id']}/audit/audit.md",
+        "public_summary": f"runs:/{model['run_id']}/audit/public_summary.md",
         "lineage_head": f"{head.seq}:{head.hash}" if head else "",
         "opt_outs_honoured": str(audit["curation"]["opt_outs_honoured"]),
     }
@@ -198,6 +200,22 @@ def record_model_lineage(
         audit["curation"]["opt_outs_honoured"],
     )
     return audit
+
+
+def _last_curated(ledger) -> str | None:
+    """When curation last read the source folder: its latest inventory entry's time."""
+    times = [
+        e.get("time") for e in ledger.entries() if e.get("node") == "inventory_works"
+    ]
+    return times[-1] if times else None
+
+
+def render_public_summary(model_audit: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The version's Art. 53(1)(d) public summary, as JSON and as Markdown."""
+    from imagegen.provenance.public_summary import summary_markdown
+
+    summary = model_audit["public_summary"]
+    return summary, summary_markdown(summary)
 
 
 def gate_tags(verdicts: dict[str, dict[str, Any]]) -> dict[str, str]:
