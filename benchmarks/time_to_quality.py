@@ -27,7 +27,13 @@ A sample sheet per arm and seed is written next to the JSON.
 
     python benchmarks/time_to_quality.py [--minutes 20 | --budget-images N]
         [--seeds 0 1 2] [--arms plain ada_recipe project] [--env openclipart]
-        [--set training.epochs=40 ...] [--out benchmarks/results/time_to_quality.json]
+        [--set training.epochs=40 ...] [--curve-every MINUTES]
+        [--out benchmarks/results/time_to_quality.json]
+
+With `--curve-every M` every arm is also measured each M minutes of its
+training (the same 500 samples and extractor; the time spent measuring is not
+counted against the budget): the time-to-quality curve, written under each
+run's `curve`.
 
 Needs the training and held-back sets of that env:
 `kedro run --pipeline preprocessing --env openclipart` writes them to
@@ -84,7 +90,15 @@ def merged_params(env: str, overrides: list[str]) -> dict:
     return dict(loader["parameters"])
 
 
-def budget_callback(seconds: float | None, images: int | None, per_step: int):
+def budget_callback(
+    seconds: float | None, images: int | None, per_step: int, probe=None, every=None
+):
+    """A callback that stops at the budget and, optionally, measures on the way.
+
+    With `probe` (a function of the model) and `every` (training seconds),
+    `probe` runs each time that much training time has passed; its time is
+    not counted against the budget, so a curve costs no training.
+    """
     import keras
 
     class Budget(keras.callbacks.Callback):
@@ -93,15 +107,34 @@ def budget_callback(seconds: float | None, images: int | None, per_step: int):
         def __init__(self):
             super().__init__()
             self.started = None
+            self.paused = 0.0  # seconds spent in probes
             self.seen = 0
+            self.curve: list[dict] = []
 
         def on_train_begin(self, logs=None):
             if self.started is None:
                 self.started = time.perf_counter()
 
+        def training_seconds(self) -> float:
+            return time.perf_counter() - self.started - self.paused
+
         def on_train_batch_end(self, batch, logs=None):
             self.seen += per_step
-            elapsed = time.perf_counter() - self.started
+            elapsed = self.training_seconds()
+            if probe and every and elapsed >= every * (len(self.curve) + 1):
+                before = time.perf_counter()
+                point = probe(self.model)
+                spent = time.perf_counter() - before
+                self.curve.append(
+                    {
+                        "train_seconds": round(elapsed, 1),
+                        "images_seen": self.seen,
+                        **point,
+                        "probe_seconds": round(spent, 1),
+                    }
+                )
+                print(json.dumps({"curve": self.curve[-1]}), flush=True)
+                self.paused += spent
             if (images and self.seen >= images) or (
                 seconds and not images and elapsed >= seconds
             ):
@@ -223,7 +256,7 @@ def ada_recipe_model(image_size: int, channels: int, seed: int):
     return model
 
 
-def train_ada_recipe(images, seed, seconds, budget_images) -> tuple:
+def train_ada_recipe(images, seed, seconds, budget_images, probe=None, every=None):
     import tensorflow as tf
 
     model = ada_recipe_model(images.shape[1], images.shape[-1], seed)
@@ -235,7 +268,13 @@ def train_ada_recipe(images, seed, seconds, budget_images) -> tuple:
         .batch(batch, drop_remainder=True)
         .prefetch(2)
     )
-    budget = budget_callback(seconds, budget_images, batch)
+    budget = budget_callback(
+        seconds,
+        budget_images,
+        batch,
+        probe and (lambda model: probe(model.ema_generator)),
+        every,
+    )
     model.fit(
         data,
         epochs=10_000,
@@ -243,7 +282,10 @@ def train_ada_recipe(images, seed, seconds, budget_images) -> tuple:
         callbacks=[budget],
         verbose=0,
     )
-    return model.ema_generator, budget.seen, {"ada_p": float(model.p.numpy())}
+    extra = {"ada_p": float(model.p.numpy())}
+    if budget.curve:
+        extra["curve"] = budget.curve
+    return model.ema_generator, budget.seen, extra
 
 
 # --- arms (a) and (c): the project's training loop ----------------------------------
@@ -276,7 +318,9 @@ def arm_params(arm: str, env: str, overrides: list[str]) -> dict:
     return merged_params(env, overrides + (RESIZE if arm == "project_resize" else []))
 
 
-def train_project(training_set, params, seed, seconds, budget_images) -> tuple:
+def train_project(
+    training_set, params, seed, seconds, budget_images, probe=None, every=None
+) -> tuple:
     from imagegen.framework.parameters import TrainingParams
     from imagegen.training.loop import train
 
@@ -294,7 +338,13 @@ def train_project(training_set, params, seed, seconds, budget_images) -> tuple:
     per_step = training.batch_size * (
         training.wgan_gp.n_critic if training.model == "wgan_gp" else 1
     )
-    budget = budget_callback(seconds, budget_images, per_step)
+    budget = budget_callback(
+        seconds,
+        budget_images,
+        per_step,
+        probe and (lambda model: probe(model.sampling_generator)),
+        every,
+    )
     result = train(training_set, training, extra_callbacks=(budget,))
     extra = {
         "collapse_warnings": result.summary["collapse_warnings"],
@@ -303,13 +353,16 @@ def train_project(training_set, params, seed, seconds, budget_images) -> tuple:
     }
     if "ada_p" in result.summary["final"]:
         extra["ada_p"] = result.summary["final"]["ada_p"]
+    if budget.curve:
+        extra["curve"] = budget.curve
     return result.model.sampling_generator, budget.seen, extra
 
 
 # --- evaluation ---------------------------------------------------------------------
 
 
-def evaluate(generator, extractor, training, holdout, eval_params, seed) -> dict:
+def evaluate(generator, extractor, real, training, eval_params, seed) -> tuple:
+    """The metrics of 500 samples; `real` holds the works' features, computed once."""
     from imagegen.metrics.quality import measure_quality
     from imagegen.models.sampling import generate_images, latent_noise
     from imagegen.training.callbacks import mean_pairwise_distance
@@ -322,8 +375,8 @@ def evaluate(generator, extractor, training, holdout, eval_params, seed) -> dict
     quality = measure_quality(
         {
             "samples": extractor(samples),
-            "holdout": extractor(holdout["images"]),
-            "training": extractor(training["images"]),
+            "holdout": real["holdout"],
+            "training": real["training"],
         },
         eval_params,
     )
@@ -346,7 +399,7 @@ def save_sheet(samples: np.ndarray, path: Path) -> None:
     ).save(path)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--budget-images", type=int, help="stop at N real images seen")
@@ -356,28 +409,65 @@ def main() -> int:
     )
     parser.add_argument("--env", default="openclipart")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[])
+    parser.add_argument(
+        "--encoder",
+        help="the feature encoder (.keras): loaded if the file exists, else trained "
+        "and saved there, so separate runs share one extractor",
+    )
+    parser.add_argument(
+        "--curve-every",
+        type=float,
+        metavar="MINUTES",
+        help="also measure every arm every MINUTES of training (not counted)",
+    )
     made = ROOT / "data/05_model_input"
     parser.add_argument("--training-set", default=str(made / "training_set.npz"))
     parser.add_argument("--holdout-set", default=str(made / "holdout_set.npz"))
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks/results/time_to_quality.json")
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def load_extractor(path: str | None, images: np.ndarray, eval_params: dict):
+    """The project's encoder: loaded from `path` if it exists, else trained (and saved)."""
     from imagegen.metrics.features import EncoderExtractor, train_encoder
 
-    training = dict(np.load(args.training_set))
-    holdout = dict(np.load(args.holdout_set))
-    params = merged_params(args.env, args.overrides)
-    eval_params = params["evaluation"]
     started = time.perf_counter()
-    encoder = train_encoder(training["images"], eval_params)
+    if path and Path(path).exists():
+        import keras
+
+        encoder = keras.saving.load_model(path)
+    else:
+        encoder = train_encoder(images, eval_params)
+        if path:
+            encoder.save(path)
     extractor = EncoderExtractor(encoder, "time-to-quality", eval_params["batch_size"])
     print(
         f"extractor {extractor.name} in {time.perf_counter() - started:.0f} s",
         flush=True,
     )
+    return extractor
+
+
+def main() -> int:
+    args = parse_args()
+    training = dict(np.load(args.training_set))
+    holdout = dict(np.load(args.holdout_set))
+    params = merged_params(args.env, args.overrides)
+    eval_params = params["evaluation"]
+    extractor = load_extractor(args.encoder, training["images"], eval_params)
     seconds = None if args.budget_images else args.minutes * 60
+    real = {
+        "holdout": extractor(holdout["images"]),
+        "training": extractor(training["images"]),
+    }
+
+    def probe(generator) -> dict:
+        metrics, _ = evaluate(generator, extractor, real, training, eval_params, 0)
+        return {k: round(metrics[k], 4) for k in METRICS}
+
+    curve = {"probe": probe, "every": args.curve_every * 60} if args.curve_every else {}
     sheets = Path(args.out).with_suffix("")
     sheets.mkdir(parents=True, exist_ok=True)
     runs = []
@@ -386,7 +476,7 @@ def main() -> int:
             started = time.perf_counter()
             if arm == "ada_recipe":
                 generator, seen, extra = train_ada_recipe(
-                    training["images"], seed, seconds, args.budget_images
+                    training["images"], seed, seconds, args.budget_images, **curve
                 )
             else:
                 generator, seen, extra = train_project(
@@ -395,10 +485,15 @@ def main() -> int:
                     seed,
                     seconds,
                     args.budget_images,
+                    **curve,
                 )
-            train_seconds = time.perf_counter() - started
+            train_seconds = (
+                time.perf_counter()
+                - started
+                - sum(point["probe_seconds"] for point in extra.get("curve", []))
+            )
             metrics, samples = evaluate(
-                generator, extractor, training, holdout, eval_params, seed
+                generator, extractor, real, training, eval_params, seed
             )
             save_sheet(samples, sheets / f"{arm}_seed{seed}.png")
             run = {
@@ -422,9 +517,8 @@ def main() -> int:
     for arm, row in medians.items():
         print(f"{arm:<12}" + "".join(f"{row[k]:>11.4f}" for k in METRICS))
     if "plain" in medians and "project" in medians:
-        print(
-            f"project FID / plain FID: {medians['project']['fid'] / medians['plain']['fid']:.3f}"
-        )
+        ratio = medians["project"]["fid"] / medians["plain"]["fid"]
+        print(f"project FID / plain FID: {ratio:.3f}")
     out = {
         "budget": {"minutes": args.minutes}
         if seconds
