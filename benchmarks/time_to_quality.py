@@ -27,13 +27,14 @@ A sample sheet per arm and seed is written next to the JSON.
 
     python benchmarks/time_to_quality.py [--minutes 20 | --budget-images N]
         [--seeds 0 1 2] [--arms plain ada_recipe project] [--env openclipart]
-        [--set training.epochs=40 ...] [--curve-every MINUTES]
+        [--set training.epochs=40 ...] [--curve-every MINUTES] [--encoder PATH]
         [--out benchmarks/results/time_to_quality.json]
 
 With `--curve-every M` every arm is also measured each M minutes of its
 training (the same 500 samples and extractor; the time spent measuring is not
 counted against the budget): the time-to-quality curve, written under each
-run's `curve`.
+run's `curve`. With `--encoder PATH` the extractor is saved there and loaded
+by later runs, so runs made apart (other arms, other seeds) share it.
 
 Needs the training and held-back sets of that env:
 `kedro run --pipeline preprocessing --env openclipart` writes them to
@@ -362,7 +363,7 @@ def train_project(
 
 
 def evaluate(generator, extractor, real, training, eval_params, seed) -> tuple:
-    """The metrics of 500 samples; `real` holds the works' features, computed once."""
+    """Metrics of `n_samples` samples; `real` holds the works' features, computed once."""
     from imagegen.metrics.quality import measure_quality
     from imagegen.models.sampling import generate_images, latent_noise
     from imagegen.training.callbacks import mean_pairwise_distance
