@@ -1,4 +1,10 @@
 """Kedro project settings."""
+# ruff: noqa: E402
+
+# First: the C++ log levels of TensorFlow/absl are read when TensorFlow loads.
+from imagegen.framework import quiet
+
+quiet.configure()
 
 # The config loader arguments live with the resolvers they name, so code that reads
 # the configuration outside a Kedro session uses the same ones.

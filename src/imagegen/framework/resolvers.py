@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from omegaconf.resolvers import oc
+from omegaconf import OmegaConf
 
 
 def project_root() -> str:
@@ -77,18 +77,22 @@ def artifact_location() -> str | None:
     return (Path(project_root()) / "mlartifacts").as_uri()
 
 
+# The resolvers conf/ uses. Registered here with OmegaConf's current API rather
+# than through Kedro's `custom_resolvers`, which registers them with the deprecated
+# `register_new_resolver` (a warning on every config loader).
+RESOLVERS = {
+    "project_root": project_root,
+    "imagegen.tracking_uri": tracking_uri,
+    "imagegen.artifact_location": artifact_location,
+}
+for _name, _resolver in RESOLVERS.items():
+    OmegaConf.register_resolver(_name, _resolver, replace=True)
+
 # The project's config loader arguments: settings.py hands them to Kedro, and
 # `catalog_filepath` reads the catalog with them outside a session.
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    "custom_resolvers": {
-        # Kedro enables oc.env only for credentials; mlflow.yml needs it too.
-        "oc.env": oc.env,
-        "project_root": project_root,
-        "imagegen.tracking_uri": tracking_uri,
-        "imagegen.artifact_location": artifact_location,
-    },
     # Environments override single keys of a group, not whole groups.
     "merge_strategy": {"parameters": "soft", "catalog": "soft", "mlflow": "soft"},
     # policy.yml is read as parameters (`params:policy`), so `--params` overrides it.

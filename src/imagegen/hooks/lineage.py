@@ -174,6 +174,21 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
         out[prefix] = canonical_json(value)[:6000]
 
 
+# MLflow's UI opens an experiment of this kind on its runs, not its GenAI overview.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+_kind_checked: set[str] = set()
+
+
+def mark_experiment_kind(client, experiment_id: str) -> None:
+    """Tag the experiment as model development unless it already names a kind."""
+    if experiment_id in _kind_checked:
+        return
+    _kind_checked.add(experiment_id)
+    key, value = EXPERIMENT_KIND
+    if key not in client.get_experiment(experiment_id).tags:
+        client.set_experiment_tag(experiment_id, key, value)
+
+
 def _log_node_run(parent_id: str, run: _NodeRun, record: dict[str, Any]) -> str | None:
     """A finished nested run for the node; tracking problems are logged, not raised."""
     from mlflow import MlflowClient
@@ -182,6 +197,8 @@ def _log_node_run(parent_id: str, run: _NodeRun, record: dict[str, Any]) -> str 
     try:
         client = MlflowClient()
         parent = client.get_run(parent_id)
+        # An experiment created before the kind was set in mlflow.yml gets it here.
+        mark_experiment_kind(client, parent.info.experiment_id)
         tags = {
             "mlflow.parentRunId": parent_id,
             "mlflow.runName": run.name,

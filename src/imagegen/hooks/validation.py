@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,28 @@ from imagegen.pipelines.curation.supply import (
 
 logger = logging.getLogger(__name__)
 
+# Exit status of a run stopped by its configuration (click's usage-error status).
+CONFIGURATION_EXIT = 2
+
+
+def stop_on(error: ConfigurationError) -> SystemExit:
+    """One line on stderr for a bad configuration, and the exit that follows it.
+
+    A SystemExit passes Kedro's CLI without its traceback box.
+    """
+    print(f"imagegen: {error}", file=sys.stderr, flush=True)
+    return SystemExit(CONFIGURATION_EXIT)
+
 
 class ConfigValidationHooks:
     """Stop a run before any node when a parameter is out of range."""
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        validate_parameters(context.params)
+        try:
+            validate_parameters(context.params)
+        except ConfigurationError as error:
+            raise stop_on(error) from None
 
 
 class SamplesFolderHooks:
@@ -48,12 +64,17 @@ class SamplesFolderHooks:
         if not samples_dir:
             return
         if not Path(str(samples_dir)).is_dir():
-            raise ConfigurationError(f"samples_dir = {samples_dir!r}: not a folder")
+            raise stop_on(
+                ConfigurationError(f"samples_dir = {samples_dir!r}: not a folder")
+            )
         others = sorted(n.name for n in pipeline.nodes if "evaluation" not in n.tags)
         if others:
-            raise ConfigurationError(
-                f"samples_dir = {samples_dir!r} evaluates a folder of images: run it "
-                f"with --pipeline evaluation (this run also has {', '.join(others)})"
+            raise stop_on(
+                ConfigurationError(
+                    f"samples_dir = {samples_dir!r} evaluates a folder of images: run "
+                    f"it with --pipelines evaluation (this run also has "
+                    f"{', '.join(others)})"
+                )
             )
         catalog["generator"] = MemoryDataset(data=None)
 
@@ -106,5 +127,7 @@ class CurationSupplyHooks:
     # Last, after kedro-mlflow and the project's hooks have closed their runs.
     @hook_impl(trylast=True)
     def on_pipeline_error(self, error: Exception) -> None:
+        if isinstance(error, ConfigurationError):
+            raise stop_on(error) from None
         if isinstance(error, CurationStop):
             raise SystemExit(f"imagegen: {error}")

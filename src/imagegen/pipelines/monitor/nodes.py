@@ -38,7 +38,10 @@ def _experiment_id(client, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    return client.create_experiment(name)
+    # The kind makes MLflow's UI open the experiment on its runs (not GenAI traces).
+    return client.create_experiment(
+        name, tags={"mlflow.experimentKind": "custom_model_development"}
+    )
 
 
 def _last_checked_seq(client, experiment_id: str) -> int:
