@@ -61,7 +61,7 @@ _NATIVE_NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.]+:\d+\] )"
 )
-_native_filter_on = False
+_native_filter: dict[str, bool] = {"on": False}
 
 
 def verbose() -> bool:
@@ -142,8 +142,7 @@ def _filter_native_stderr() -> None:
     its messages and tracebacks never wait on the filter thread. Not under pytest,
     which captures fd 2 itself.
     """
-    global _native_filter_on
-    if _native_filter_on or "pytest" in sys.modules or os.name != "posix":
+    if _native_filter["on"] or "pytest" in sys.modules or os.name != "posix":
         return
     try:
         sys.stderr.flush()
@@ -154,7 +153,7 @@ def _filter_native_stderr() -> None:
     except OSError:
         return
     sys.stderr = os.fdopen(os.dup(original), "w", buffering=1, errors="replace")
-    _native_filter_on = True
+    _native_filter["on"] = True
 
     def pump() -> None:
         rest = b""

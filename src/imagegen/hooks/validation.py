@@ -31,7 +31,8 @@ def stop_on(error: ConfigurationError) -> SystemExit:
 
     A SystemExit passes Kedro's CLI without its traceback box.
     """
-    print(f"imagegen: {error}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"imagegen: {error}\n")
+    sys.stderr.flush()
     return SystemExit(CONFIGURATION_EXIT)
 
 
