@@ -40,10 +40,10 @@ def base_params() -> dict:
 
 @pytest.fixture(scope="session")
 def smoke_project(tmp_path_factory):
-    """A project copy after `kedro run --pipeline train --env smoke` (shared, read-only)."""
+    """A project copy after `kedro run --pipelines train --env smoke` (shared, read-only)."""
     from tests.project import copy_project, kedro
 
     project = copy_project(tmp_path_factory.mktemp("smoke") / "project")
-    result = kedro(project, "run", "--pipeline", "train", "--env", "smoke")
+    result = kedro(project, "run", "--pipelines", "train", "--env", "smoke")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return project

@@ -120,7 +120,8 @@ def configure() -> None:
                 warnings_logger.removeFilter(existing)
         return
     for key, value in _QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+        if not os.environ.get(key):  # a value the user set wins
+            os.environ[key] = value
     _filter_native_stderr()
     # MLflow configured its logger when it was imported (kedro-mlflow loads it
     # before the project), from MLFLOW_LOGGING_LEVEL as it was then.

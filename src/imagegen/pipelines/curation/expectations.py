@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from imagegen.pipelines.curation.offline_docs import localise_data_docs
 from imagegen.rights.policy import DECISIONS, REASON_CODES
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def run_validation(
     )
     # The table as written and read back (all text), whichever way it came.
     result = checkpoint.run(batch_parameters={"dataframe": decisions.astype(str)})
+    localise_data_docs(docs_dir)
     checks = []
     for run_result in result.run_results.values():
         for item in run_result.results:
