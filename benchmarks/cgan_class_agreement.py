@@ -10,7 +10,7 @@ requested class (target: at least 0.8). Prints and writes JSON.
         [--out benchmarks/results/cgan_class_agreement.json]
 
 Uses data/05_model_input/{training,holdout}_set.npz when the pipeline has made
-them (`kedro run --pipeline preprocessing`), else the digits from scikit-learn.
+them (`kedro run --pipelines preprocessing`), else the digits from scikit-learn.
 """
 
 from __future__ import annotations

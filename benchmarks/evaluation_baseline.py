@@ -198,7 +198,7 @@ def main() -> None:
         kedro("run", "--pipelines", "curation,preprocessing")
     summary_path = ROOT / "data/08_reporting/training_summary.json"
     if not args.reuse_generator or not summary_path.exists():
-        kedro("run", "--pipeline", "training")
+        kedro("run", "--pipelines", "training")
     summary = json.loads(summary_path.read_text())
     project_generator = keras.saving.load_model(
         ROOT / "data/06_models/generator.keras", compile=False

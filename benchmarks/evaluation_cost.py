@@ -6,7 +6,7 @@ default parameters: features (the project's encoder, or InceptionV3 with
 memorisation audit (pixel and feature nearest neighbours, SSIM). Training the
 encoder and sampling the generator are timed too but kept apart.
 
-Run from the project root after `kedro run --pipeline train` (or at least the
+Run from the project root after `kedro run --pipelines train` (or at least the
 preprocessing pipeline: without a trained generator, noise images stand in):
 
     python benchmarks/evaluation_cost.py [--n 10000] [--inception-weights FILE]

@@ -37,7 +37,7 @@ run's `curve`. With `--encoder PATH` the extractor is saved there and loaded
 by later runs, so runs made apart (other arms, other seeds) share it.
 
 Needs the training and held-back sets of that env:
-`kedro run --pipeline preprocessing --env openclipart` writes them to
+`kedro run --pipelines preprocessing --env openclipart` writes them to
 data/05_model_input/ (or give --training-set/--holdout-set).
 """
 

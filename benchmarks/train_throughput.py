@@ -9,7 +9,7 @@ alternating them so that load from other processes hits all alike:
   `train_step` (two GradientTapes in a `tf.function`) over a `tf.data`
   pipeline, called from a Python loop;
 - project: `imagegen.training.loop.train` with `training.model=dcgan` at the
-  same sizes, i.e. what `kedro run --pipeline training` runs (Keras `fit`,
+  same sizes, i.e. what `kedro run --pipelines training` runs (Keras `fit`,
   NaN guard, per-epoch sample grid and diversity, checkpoints), inside an
   MLflow run, then the per-epoch metrics and grids logged to that run as the
   catalog logs them. The logging time is added to the measured

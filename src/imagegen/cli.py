@@ -260,7 +260,7 @@ def takedown_add(
         click.echo(f"trained on it: {version} (tagged; removed {removed})")
     if not result["versions"]:
         click.echo("no registered version trained on it")
-    click.echo("the next `kedro run --pipeline train` leaves it out")
+    click.echo("the next `kedro run --pipelines train` leaves it out")
 
 
 @main.group()

@@ -80,9 +80,25 @@ def test_viz_shows_the_train_pipeline_in_chromium(viz_site):
         page.wait_for_selector("text=train_model", timeout=60_000)
         page.wait_for_timeout(1500)
         body = page.inner_text("body")
+        # Layers on (kedro-viz turns them off when the catalog's layers cycle).
+        layers = page.locator(".pipeline-layer-name").all_inner_texts()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
+        page.click(".pipeline-menu-button--layers")
+        page.wait_for_timeout(500)
+        hidden = page.locator(".pipeline-flowchart__layer-names--visible").count()
         browser.close()
+    assert layers == [
+        "raw",
+        "intermediate",
+        "primary",
+        "model_input",
+        "models",
+        "model_output",
+        "feature",
+        "reporting",
+    ]
+    assert hidden == 0  # the toggle hides them
     missing = {n for n in train_nodes if n not in body}
     assert not missing, f"nodes not shown: {sorted(missing)}"
     for tag in ("Curation", "Preprocessing", "Training", "Evaluation", "Registration"):
@@ -172,9 +188,12 @@ def test_every_documented_command_exists_and_is_tested():
             f"`imagegen {command}` is in the docs but no test runs it"
         )
 
-    pipelines = set(re.findall(r"--pipeline[ =]([a-z_]+)", docs))
+    pipelines = set(re.findall(r"--pipelines?[ =]([a-z_]+)", docs))
     registered = register_pipelines()
     for name in sorted(pipelines):
         assert name in registered, f"docs name pipeline {name!r}: not registered"
-        runs_it = any('"--pipeline"' in t and f'"{name}"' in t for t in test_files)
+        runs_it = any(
+            ('"--pipeline"' in t or '"--pipelines"' in t) and f'"{name}"' in t
+            for t in test_files
+        )
         assert runs_it, f"pipeline {name!r} is run by no test"

@@ -11,7 +11,7 @@ class GeneratorDataset(TensorFlowModelDataset):
 
     The generator's convolutions are `imagegen.models.convolutions` layers;
     Keras finds them by their registered names only once that module is
-    imported, which `kedro run --pipeline evaluate` alone would not do.
+    imported, which `kedro run --pipelines evaluate` alone would not do.
     """
 
     def load(self) -> keras.Model:
