@@ -125,3 +125,9 @@ def test_training_logs_epoch_grids_diversity_and_a_checkpoint(smoke_project, cli
     assert summary["tracking_fraction"] < 0.5
     checkpoint = smoke_project / "data/06_models/checkpoints/dcgan"
     assert (checkpoint / f"ckpt-{summary['steps']:09d}.npz").exists()
+
+
+def test_mlflow_opens_the_experiment_on_its_training_runs(smoke_project, client):
+    # MLflow 3's UI reads the kind: model development shows runs, not GenAI traces.
+    experiment = client.get_experiment_by_name("imagegen")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
