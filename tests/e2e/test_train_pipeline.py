@@ -118,6 +118,8 @@ def test_training_logs_epoch_grids_diversity_and_a_checkpoint(smoke_project, cli
     assert [m.step for m in diversity] == [1]
     curves = {a.path for a in client.list_artifacts(version.run_id, "training")}
     assert "training/training_curves.png" in curves
+    events = client.list_artifacts(version.run_id, "training/tensorboard")
+    assert [a.path.rsplit("/", 1)[-1][:20] for a in events] == ["events.out.tfevents."]
     summary = json.loads(
         (smoke_project / "data/08_reporting/training_summary.json").read_text()
     )

@@ -75,3 +75,21 @@ def plot_training_curves(training_summary: dict[str, Any]):
         training_summary.get("history", []),
         f"{training_summary['model']}: metrics per epoch",
     )
+
+
+def write_tensorboard_events(training_summary: dict[str, Any]) -> dict[str, bytes]:
+    """The per-epoch curves as TensorBoard event files (`tensorboard --logdir`)."""
+    import tempfile
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer = tf.summary.create_file_writer(folder)
+        with writer.as_default():
+            for entry in training_summary.get("history", []):
+                for key, value in entry.items():
+                    if key != "epoch" and isinstance(value, int | float):
+                        tf.summary.scalar(key, float(value), step=int(entry["epoch"]))
+        writer.close()
+        return {path.name: path.read_bytes() for path in Path(folder).iterdir()}

@@ -31,6 +31,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "training_curves",
                 name="plot_training_curves",
             ),
+            Node(
+                nodes.write_tensorboard_events,
+                "training_summary",
+                "training_tensorboard",
+                name="write_tensorboard_events",
+            ),
         ],
         tags=["training"],
     )
