@@ -140,10 +140,16 @@ def _filter_native_stderr() -> None:
     """Route the C/C++ libraries' stderr (fd 2) through `_NATIVE_NOISE`.
 
     Python keeps writing to the original stderr directly (a duplicate of fd 2), so
-    its messages and tracebacks never wait on the filter thread. Not under pytest,
-    which captures fd 2 itself.
+    its messages and tracebacks never wait on the filter thread. Not under pytest
+    or a notebook kernel, which capture stderr themselves.
     """
     if _native_filter["on"] or "pytest" in sys.modules or os.name != "posix":
+        return
+    try:
+        # A notebook kernel (or any host) that already redirected stderr keeps it.
+        if sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):
         return
     try:
         sys.stderr.flush()
