@@ -21,7 +21,7 @@ def model():
     wrapper.generator = build_generator(28, 1, 16, 4)
     wrapper.configure(
         {
-            "model_name": "imagegen-dcgan",
+            "model_name": "imagegen-digits-dcgan",
             "run_id": "abc",
             "dataset_digest": "d",
             "max_n": 8,
@@ -38,7 +38,7 @@ def test_predict_returns_pngs_with_provenance(model, tmp_path):
     image = Image.open(io.BytesIO(png))
     assert image.size == (28, 28) and image.mode == "L"
     assert set(out["digital_source_type"]) == {DIGITAL_SOURCE_TYPE}
-    assert set(out["model_name"]) == {"imagegen-dcgan"}
+    assert set(out["model_name"]) == {"imagegen-digits-dcgan"}
     (tmp_path / "served.png").write_bytes(png)
     embedded = read_png_provenance(tmp_path / "served.png")
     assert embedded["digital_source_type"] == DIGITAL_SOURCE_TYPE

@@ -49,7 +49,7 @@ def champion(smoke_project):
             "imagegen.cli",
             "registry",
             "promote",
-            "imagegen-dcgan",
+            "imagegen-digits-dcgan",
             "1",
             "--reason",
             "serving test",
@@ -78,7 +78,7 @@ def server(champion):
             "models",
             "serve",
             "-m",
-            "models:/imagegen-dcgan@champion",
+            "models:/imagegen-digits-dcgan@champion",
             "--env-manager",
             "local",
             "-h",
@@ -129,7 +129,7 @@ def test_dataframe_records_request(server):
         assert image.info["XML:com.adobe.xmp"].count("trainedAlgorithmicMedia") == 1
         extrema = image.getextrema()
         assert 0 <= extrema[0] <= extrema[1] <= 255
-    assert {p["model_name"] for p in predictions} == {"imagegen-dcgan"}
+    assert {p["model_name"] for p in predictions} == {"imagegen-digits-dcgan"}
     assert all(len(p["dataset_digest"]) == 64 for p in predictions)
 
 
@@ -185,7 +185,7 @@ def test_model_loads_without_the_project(champion, tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{champion}/mlflow.db")
     local = mlflow.artifacts.download_artifacts(
-        "models:/imagegen-dcgan@champion", dst_path=str(tmp_path / "model")
+        "models:/imagegen-digits-dcgan@champion", dst_path=str(tmp_path / "model")
     )
     script = tmp_path / "load.py"
     script.write_text(LOADER)
@@ -209,8 +209,8 @@ def test_pyfunc_loads_by_alias_and_by_version(champion, monkeypatch):
     import pandas as pd
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{champion}/mlflow.db")
-    by_alias = mlflow.pyfunc.load_model("models:/imagegen-dcgan@champion")
-    by_version = mlflow.pyfunc.load_model("models:/imagegen-dcgan/1")
+    by_alias = mlflow.pyfunc.load_model("models:/imagegen-digits-dcgan@champion")
+    by_version = mlflow.pyfunc.load_model("models:/imagegen-digits-dcgan/1")
     request = pd.DataFrame({"seed": [9], "n": [2]})
     a = [
         Image.open(io.BytesIO(base64.b64decode(p))).tobytes()
@@ -228,7 +228,7 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
 
     uri = f"sqlite:///{champion}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = client.get_model_version("imagegen-dcgan", "1")
+    version = client.get_model_version("imagegen-digits-dcgan", "1")
     decisions = [
         v for k, v in version.tags.items() if k.startswith("decision.champion.")
     ]
@@ -240,7 +240,7 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
             "imagegen.cli",
             "registry",
             "demote",
-            "imagegen-dcgan",
+            "imagegen-digits-dcgan",
             "--reason",
             "end of test",
             "--by",
@@ -253,6 +253,8 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
         check=False,
     )
     assert demote.returncode == 0, demote.stderr
-    assert "champion" not in client.get_registered_model("imagegen-dcgan").aliases
-    tags = client.get_model_version("imagegen-dcgan", "1").tags
+    assert (
+        "champion" not in client.get_registered_model("imagegen-digits-dcgan").aliases
+    )
+    tags = client.get_model_version("imagegen-digits-dcgan", "1").tags
     assert "demoted by ci: end of test" in tags.values()
