@@ -194,7 +194,6 @@ def log_generator(
     import mlflow
     import pandas as pd
     from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, Schema
 
     import imagegen
     from imagegen.serving import GeneratorModel
@@ -222,17 +221,10 @@ def log_generator(
         if wrapper.conditional:
             example_in["label"] = [0]
         example_out = wrapper.predict(None, example_in)
-        inputs = Schema(
-            [
-                ColSpec("long", "seed"),
-                ColSpec("long", "n"),
-                ColSpec("long", "label", required=wrapper.conditional),
-                ColSpec("double", "truncation", required=False),
-                ColSpec("double", "temperature", required=False),
-            ]
-        )
+        # Outputs only: the model checks its own input (serving.py); MLflow's
+        # schema enforcement would cast 1.5 to 1 and drop unknown columns.
         signature = ModelSignature(
-            inputs=inputs, outputs=infer_signature(example_in, example_out).outputs
+            outputs=infer_signature(example_in, example_out).outputs
         )
         info = mlflow.pyfunc.log_model(
             name="generator",

@@ -54,8 +54,8 @@ def test_family_trains_evaluates_registers_and_serves(tmp_path, family, monkeypa
         seven = model.predict(pd.DataFrame([{"seed": 1, "n": 2, "label": 7}]))
         assert list(three["label"]) == [3, 3]
         assert not np.array_equal(_pixels(three), _pixels(seven))
-        # The signature marks `label` required for a class-conditional model.
-        with pytest.raises(Exception, match=r"missing inputs \['label'\]"):
+        # The model checks its input: `label` is required for a class-conditional one.
+        with pytest.raises(Exception, match="class-conditional: give 'label'"):
             model.predict(pd.DataFrame([{"seed": 1, "n": 1}]))
     else:
         out = model.predict(pd.DataFrame([{"seed": 1, "n": 2}]))

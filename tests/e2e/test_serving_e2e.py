@@ -27,10 +27,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _post(url: str, payload: dict) -> tuple[int, dict]:
+def _post(url: str, payload: dict | bytes) -> tuple[int, dict]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     request = urllib.request.Request(
         url,
-        data=json.dumps(payload).encode(),
+        data=body,
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -147,8 +148,53 @@ def test_out_of_bounds_is_a_400_with_a_message(server):
         server + "/invocations", {"dataframe_records": [{"seed": 1, "n": 100000}]}
     )
     assert status == 400
-    assert "n must be between 1 and 64" in body["message"]
-    assert "Traceback" not in body["message"]
+    assert body["message"] == "n must be an integer between 1 and 64, got 100000"
+
+
+def _ledger_lines(project) -> int:
+    ledger = project / "data/09_lineage/generation_ledger.jsonl"
+    return len(ledger.read_text().splitlines()) if ledger.exists() else 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"dataframe_records": [{"seed": 1.5, "n": 1}]}, "seed must be an integer"),
+        ({"dataframe_records": [{"seed": "3", "n": 1}]}, "seed must be an integer"),
+        ({"dataframe_records": [{"seed": True, "n": 1}]}, "seed must be an integer"),
+        (
+            {"dataframe_records": [{"seed": 1e30, "n": 1}]},
+            "seed must be an integer between 0 and 9223372036854775807, got 1e+30",
+        ),
+        ({"inputs": {"seed": [1.5], "n": [1]}}, "seed must be an integer"),
+        (
+            {"dataframe_records": [{"seed": 1, "n": 1, "colour": "red"}]},
+            "unknown column(s) 'colour'",
+        ),
+        (
+            {"dataframe_split": {"columns": ["seed", "n"], "data": [[1, 64]] * 5}},
+            "at most 256 images (rows x n), got 320",
+        ),
+        (
+            {"dataframe_records": [{"seed": s, "n": 64} for s in range(1000)]},
+            "at most 256 images (rows x n), got 1000 rows",
+        ),
+        (b'{"dataframe_records": [{"seed": 1,', "request body is not valid JSON"),
+        (b"[" * 100_000, "nested deeper than 8 levels"),
+    ],
+)
+def test_refused_requests_are_one_line_400s_and_record_nothing(
+    server, champion, payload, message
+):
+    before = _ledger_lines(champion)
+    status, body = _post(server + "/invocations", payload)
+    assert status == 400, body
+    assert message in body["message"]
+    # Our line alone: no echo of the request, no dataframe dump, no traceback.
+    assert "\n" not in body["message"] and len(body["message"]) < 160
+    assert "stack_trace" not in body
+    time.sleep(0.5)  # the ledger is written in the background
+    assert _ledger_lines(champion) == before
 
 
 LOADER = textwrap.dedent(
