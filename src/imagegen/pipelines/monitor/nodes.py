@@ -146,8 +146,8 @@ def measure_generations(
             trained_on = str(model_version.tags.get("dataset_digest", ""))[:12]
             entry["skipped"] = (
                 f"trained on another dataset (digest {trained_on or 'unknown'}, "
-                f"on disk {dataset_digest['dataset_digest'][:12]}): run the monitor "
-                "with --params raw_dir=<the folder it was trained on>"
+                f"on disk {dataset_digest['dataset_digest'][:12]}): run curation and "
+                "preprocessing with --params raw_dir=<its folder>, then the monitor"
             )
             continue
         python_model = mlflow.pyfunc.load_model(
