@@ -87,10 +87,19 @@ def test_audit_model_lists_exactly_the_accepted_works(smoke_project):
     assert {w["work_id"] for w in audit["works"]} == set(manifest["work_id"])
     assert audit["dataset"]["licence_summary"] == {"CC-BY-4.0": len(manifest)}
     markdown = imagegen(
-        smoke_project, "audit", "model", "imagegen-digits-dcgan@candidate"
+        smoke_project, "audit", "model", "imagegen-digits-dcgan@candidate", "--works"
     )
     assert "## 3 Data processing aspects" in markdown.stdout
     assert "E. Alpaydin" in markdown.stdout
+    assert len(markdown.stdout.splitlines()) > len(manifest)
+    summary = imagegen(
+        smoke_project, "audit", "model", "imagegen-digits-dcgan@candidate"
+    ).stdout
+    assert len(summary.splitlines()) < 60
+    assert f"- works trained on: {len(manifest)}, by 1 creator(s)" in summary
+    assert f"- CC-BY-4.0: {len(manifest)}" in summary
+    assert "- E. Alpaydin" in summary
+    assert "- fid_max: " in summary and "public_summary.md" in summary
 
 
 def test_generated_images_trace_back_to_their_version(smoke_project, client, tmp_path):
