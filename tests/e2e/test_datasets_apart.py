@@ -27,7 +27,7 @@ def _aliases(client, name: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def two_datasets(smoke_project, tmp_path_factory):
-    """The smoke project, then a `train` on a second folder of 60 works."""
+    """The smoke project, then a `train` on a second folder of 120 works."""
     project = tmp_path_factory.mktemp("apart") / "project"
     shutil.copytree(smoke_project, project, symlinks=True)
     uri = f"sqlite:///{project}/mlflow.db"
@@ -38,15 +38,15 @@ def two_datasets(smoke_project, tmp_path_factory):
     }
     digits = project / "data/01_raw/digits"
     manifest = pd.read_csv(digits / "manifest.csv", dtype=str, keep_default_na=False)
-    chosen = manifest.iloc[::30].head(60)
-    forty = tmp_path_factory.mktemp("second") / "forty"
+    chosen = manifest.iloc[::15].head(120)  # 64 training works and 6 held back at least
+    sketches = tmp_path_factory.mktemp("second") / "sketches"
     for rel in chosen["path"]:
-        (forty / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(digits / rel, forty / rel)
-    chosen.to_csv(forty / "manifest.csv", index=False)
+        (sketches / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(digits / rel, sketches / rel)
+    chosen.to_csv(sketches / "manifest.csv", index=False)
     result = kedro(
         project, "run", "--pipeline", "train", "--env", "smoke",
-        "--params", f"raw_dir={forty}",
+        "--params", f"raw_dir={sketches}",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project, client, before
@@ -55,8 +55,8 @@ def two_datasets(smoke_project, tmp_path_factory):
 def test_the_second_folder_gets_its_own_model(two_datasets):
     _, client, before = two_datasets
     names = {m.name for m in client.search_registered_models()}
-    assert names == {*before, "imagegen-forty-dcgan"}
-    assert _aliases(client, "imagegen-forty-dcgan")["candidate"] == "1"
+    assert names == {*before, "imagegen-sketches-dcgan"}
+    assert _aliases(client, "imagegen-sketches-dcgan")["candidate"] == "1"
     for name, aliases in before.items():
         assert _aliases(client, name) == aliases, f"{name}'s aliases moved"
 
