@@ -182,11 +182,11 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
         if rebuilt is not None:
             found, matched = rebuilt, len(manifest)
             report["training_set_source"] = f"raw works in {params['raw_dir']}"
-        elif matched == 0:
+        else:
             report["training_set_missing"] = (
                 f"{why}; restore it from the works listed in lineage/"
                 f"training_manifest.csv of run {version.run_id} (paths relative "
-                "to raw_dir) to list the nearest training works"
+                "to raw_dir) to search every training work"
             )
     report["training_works_on_disk"] = matched
     if not found or matched == 0:
@@ -238,6 +238,12 @@ def format_image_audit(report: dict[str, Any]) -> str:
         lines.append("generation ledger: no entry for this image")
     if not report["run_id_matches"]:
         lines.append("warning: the run id in the image differs from the registry's")
+    if report["nearest"] and report.get("training_set_missing"):
+        lines.append(
+            f"warning: searched only the {report['training_works_on_disk']} of "
+            f"{report['training_works']} training works on disk: "
+            + report["training_set_missing"]
+        )
     if report["nearest"]:
         lines.append("nearest training works (pixel RMSE in [-1, 1] units, SSIM):")
         for n in report["nearest"]:
