@@ -1,6 +1,6 @@
 """Cost of the generation ledger: serving overhead for n=16, trace lookups at 100k entries.
 
-    python benchmarks/generation_ledger.py [--model models:/imagegen-dcgan@candidate]
+    python benchmarks/generation_ledger.py [--model models:/imagegen-digits-dcgan@candidate]
 
 Serving: the registered pyfunc's `predict` for n=16, alternating ledger on and
 off (IMAGEGEN_GENERATION_LEDGER), in one process, median of each. Lookup: a
@@ -75,7 +75,7 @@ def lookup_times(entries: int, folder: Path) -> dict:
                 "kind": "generation",
                 "image_sha256": hashlib.sha256(i.to_bytes(8, "little")).hexdigest(),
                 "phash": f"{int(rng.integers(0, 2**63)):016x}",
-                "model_name": "imagegen-dcgan",
+                "model_name": "imagegen-digits-dcgan",
                 "model_version": str(i % 7 + 1),
                 "run_id": "r" * 32,
                 "seed": i,
@@ -97,7 +97,9 @@ def lookup_times(entries: int, folder: Path) -> dict:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     png = buffer.getvalue()
-    record_images([png], [{"model_name": "imagegen-dcgan", "model_version": "9"}], path)
+    record_images(
+        [png], [{"model_name": "imagegen-digits-dcgan", "model_version": "9"}], path
+    )
     jpeg = io.BytesIO()
     Image.fromarray(pixels).resize((25, 25)).save(jpeg, format="JPEG", quality=85)
     results = {
@@ -115,7 +117,7 @@ def lookup_times(entries: int, folder: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="models:/imagegen-dcgan@candidate")
+    parser.add_argument("--model", default="models:/imagegen-digits-dcgan@candidate")
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument(

@@ -3,7 +3,7 @@
 Starts the scoring server on a free localhost port for a registered model,
 sends warm-up requests, then times sequential requests and prints p50/p95.
 
-    python benchmarks/serve_latency.py --model models:/imagegen-dcgan@candidate
+    python benchmarks/serve_latency.py --model models:/imagegen-digits-dcgan@candidate
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def post(url: str, payload: dict) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="models:/imagegen-dcgan@candidate")
+    parser.add_argument("--model", default="models:/imagegen-digits-dcgan@candidate")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument(

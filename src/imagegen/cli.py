@@ -68,10 +68,16 @@ def audit_verify(ledger_path: Path | None) -> None:
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
     report = verify_lineage(path, root)
-    click.echo(
-        f"ok: {report['entries']} entries, head {report['head']}, "
-        f"{report['files_checked']} files match their last recorded digest"
-    )
+    click.echo(verify_message(report))
+
+
+def verify_message(report: dict) -> str:
+    """What `audit verify` checked: files for the lineage ledger, entries for the
+    generation ledger (its entries name images, not files)."""
+    line = f"ok: {report['entries']} entries, head {report['head']}, hash chain intact"
+    if report["generation_entries"]:
+        return line + f" ({report['generation_entries']} generation entries)"
+    return line + f", {report['files_checked']} files match their last recorded digest"
 
 
 @audit.command("model")
@@ -85,15 +91,25 @@ def audit_verify(ledger_path: Path | None) -> None:
     default=None,
     help="Also write audit.json and audit.md into this folder.",
 )
+@click.option(
+    "--works",
+    is_flag=True,
+    help="List every work (with the public summary) instead of the summary.",
+)
 @click.option("--tracking-uri", default=None, help="MLflow tracking/registry URI.")
 @_one_line_errors
 def audit_model_command(
-    ref: str, fmt: str, out: Path | None, tracking_uri: str | None
+    ref: str, fmt: str, out: Path | None, works: bool, tracking_uri: str | None
 ) -> None:
     """Works, creators, licences and opt-outs behind REF (NAME@ALIAS or NAME/VERSION)."""
     from mlflow import MlflowClient
 
-    from imagegen.provenance.audit import audit_markdown, audit_model, write_audit
+    from imagegen.provenance.audit import (
+        audit_markdown,
+        audit_model,
+        audit_summary_markdown,
+        write_audit,
+    )
 
     uri = _tracking_uri(tracking_uri)
     report = audit_model(MlflowClient(tracking_uri=uri, registry_uri=uri), ref)
@@ -101,8 +117,10 @@ def audit_model_command(
         write_audit(report, out)
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
+    elif works:
         click.echo(audit_markdown(report))
+    else:
+        click.echo(audit_summary_markdown(report, ref))
 
 
 @audit.command("image")

@@ -3,8 +3,10 @@ decisions on aliases, recorded as version tags."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+import re
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -12,6 +14,27 @@ from pathlib import Path
 from typing import Any
 
 from imagegen.provenance.audit import AuditError
+
+
+def dataset_name(raw_dir: str) -> str:
+    """The dataset part of a registered name: the raw folder's last path component.
+
+    `data/01_raw/digits` -> `digits`, `s3://bucket/art/` -> `art`; characters
+    other than letters, digits, `.`, `_` and `-` become `_`.
+    """
+    last = str(raw_dir).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    slug = re.sub(r"[^a-z0-9._-]+", "_", last.lower()).strip("._-")
+    return slug or "data"
+
+
+def registered_name(params: dict[str, Any], model: str, raw_dir: str) -> str:
+    """The registry name of a training run's model: `registration.model_name` when
+    set, else `<model_name_prefix><dataset>-<model>` (e.g. `imagegen-digits-dcgan`),
+    so that a run on another folder never moves another dataset's aliases."""
+    explicit = params.get("model_name")
+    if explicit:
+        return str(explicit)
+    return f"{params['model_name_prefix']}{dataset_name(raw_dir)}-{model}"
 
 
 def _who(by: str | None) -> str:
@@ -126,6 +149,22 @@ def take_down(
     }
 
 
+@contextlib.contextmanager
+def _generation_ledger_off():
+    """Record nothing in the generation ledger (`IMAGEGEN_GENERATION_LEDGER=off`)."""
+    from imagegen.provenance.generation_ledger import ENV
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = "off"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+
+
 def _pip_requirements() -> list[str]:
     # Explicit requirements: inferring them re-imports TensorFlow in a
     # subprocess (about 6 s per model). A GPU host swaps tensorflow-cpu for
@@ -136,6 +175,8 @@ def _pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in packages]
 
 
+# Also while MLflow checks the input example by serving it: nobody gets that image.
+@_generation_ledger_off()
 def log_generator(
     generator,
     name: str,
@@ -153,7 +194,6 @@ def log_generator(
     import mlflow
     import pandas as pd
     from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types import ColSpec, Schema
 
     import imagegen
     from imagegen.serving import GeneratorModel
@@ -181,17 +221,10 @@ def log_generator(
         if wrapper.conditional:
             example_in["label"] = [0]
         example_out = wrapper.predict(None, example_in)
-        inputs = Schema(
-            [
-                ColSpec("long", "seed"),
-                ColSpec("long", "n"),
-                ColSpec("long", "label", required=wrapper.conditional),
-                ColSpec("double", "truncation", required=False),
-                ColSpec("double", "temperature", required=False),
-            ]
-        )
+        # Outputs only: the model checks its own input (serving.py); MLflow's
+        # schema enforcement would cast 1.5 to 1 and drop unknown columns.
         signature = ModelSignature(
-            inputs=inputs, outputs=infer_signature(example_in, example_out).outputs
+            outputs=infer_signature(example_in, example_out).outputs
         )
         info = mlflow.pyfunc.log_model(
             name="generator",

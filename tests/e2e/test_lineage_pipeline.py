@@ -29,7 +29,7 @@ def _train_nodes():
 
 
 def test_every_train_node_has_a_nested_run_with_digests(smoke_project, client):
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     parent = client.get_run(version.run_id)
     children = client.search_runs(
         [parent.info.experiment_id],
@@ -66,7 +66,12 @@ def test_ledger_has_one_entry_per_node_and_verifies(smoke_project):
 
 def test_audit_model_lists_exactly_the_accepted_works(smoke_project):
     result = imagegen(
-        smoke_project, "audit", "model", "imagegen-dcgan@candidate", "--format", "json"
+        smoke_project,
+        "audit",
+        "model",
+        "imagegen-digits-dcgan@candidate",
+        "--format",
+        "json",
     )
     assert result.returncode == 0, result.stderr
     audit = json.loads(result.stdout)
@@ -81,9 +86,20 @@ def test_audit_model_lists_exactly_the_accepted_works(smoke_project):
     manifest = pd.read_csv(smoke_project / "data/05_model_input/training_manifest.csv")
     assert {w["work_id"] for w in audit["works"]} == set(manifest["work_id"])
     assert audit["dataset"]["licence_summary"] == {"CC-BY-4.0": len(manifest)}
-    markdown = imagegen(smoke_project, "audit", "model", "imagegen-dcgan@candidate")
+    markdown = imagegen(
+        smoke_project, "audit", "model", "imagegen-digits-dcgan@candidate", "--works"
+    )
     assert "## 3 Data processing aspects" in markdown.stdout
     assert "E. Alpaydin" in markdown.stdout
+    assert len(markdown.stdout.splitlines()) > len(manifest)
+    summary = imagegen(
+        smoke_project, "audit", "model", "imagegen-digits-dcgan@candidate"
+    ).stdout
+    assert len(summary.splitlines()) < 60
+    assert f"- works trained on: {len(manifest)}, by 1 creator(s)" in summary
+    assert f"- CC-BY-4.0: {len(manifest)}" in summary
+    assert "- E. Alpaydin" in summary
+    assert "- fid_max: " in summary and "public_summary.md" in summary
 
 
 def test_generated_images_trace_back_to_their_version(smoke_project, client, tmp_path):
@@ -92,7 +108,7 @@ def test_generated_images_trace_back_to_their_version(smoke_project, client, tmp
         smoke_project,
         "generate",
         "--model",
-        "imagegen-dcgan@candidate",
+        "imagegen-digits-dcgan@candidate",
         "--n",
         "3",
         "--seed",
@@ -103,10 +119,10 @@ def test_generated_images_trace_back_to_their_version(smoke_project, client, tmp
     assert result.returncode == 0, result.stderr
     files = sorted(out.glob("*.png"))
     assert len(files) == 3
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     audit = imagegen(smoke_project, "audit", "image", str(files[0]))
     assert audit.returncode == 0, audit.stderr
-    assert f"imagegen-dcgan version {version.version}" in audit.stdout
+    assert f"imagegen-digits-dcgan version {version.version}" in audit.stdout
     assert "trainedAlgorithmicMedia" in audit.stdout
     assert "nearest training works" in audit.stdout
     # Stripped of its metadata, the image is still traced through the generation ledger.
@@ -117,7 +133,7 @@ def test_generated_images_trace_back_to_their_version(smoke_project, client, tmp
         Image.frombytes(image.mode, image.size, image.tobytes()).save(stripped)
     traced = imagegen(smoke_project, "audit", "image", str(stripped))
     assert traced.returncode == 0, traced.stderr
-    assert f"imagegen-dcgan version {version.version}" in traced.stdout
+    assert f"imagegen-digits-dcgan version {version.version}" in traced.stdout
     assert "perceptual match" in traced.stdout
     ledger = smoke_project / "data/09_lineage/generation_ledger.jsonl"
     entries = [json.loads(x) for x in ledger.read_text().splitlines()]
@@ -137,7 +153,7 @@ def test_cli_failures_are_one_line(smoke_project, tmp_path):
         (smoke_project / "data/01_raw/digits/0/digit_0000.png").read_bytes()
     )
     for args in (
-        ["audit", "model", "imagegen-dcgan@nope"],
+        ["audit", "model", "imagegen-digits-dcgan@nope"],
         ["audit", "model", "not a ref"],
         ["audit", "image", str(tmp_path / "plain.png")],
     ):
@@ -181,12 +197,22 @@ def test_rerun_audits_differ_exactly_where_the_data_did(rerun_project):
     assert result.returncode == 0, result.stderr[-3000:]
     first = json.loads(
         imagegen(
-            rerun_project, "audit", "model", "imagegen-dcgan/1", "--format", "json"
+            rerun_project,
+            "audit",
+            "model",
+            "imagegen-digits-dcgan/1",
+            "--format",
+            "json",
         ).stdout
     )
     second = json.loads(
         imagegen(
-            rerun_project, "audit", "model", "imagegen-dcgan/2", "--format", "json"
+            rerun_project,
+            "audit",
+            "model",
+            "imagegen-digits-dcgan/2",
+            "--format",
+            "json",
         ).stdout
     )
     before = {w["work_id"] for w in first["works"]}
@@ -217,7 +243,7 @@ def test_generate_pipeline_writes_labelled_images(rerun_project):
     files = sorted((rerun_project / "data/07_model_output/generated").glob("*.png"))
     assert len(files) == 2
     provenance = read_png_provenance(files[0])
-    assert provenance["model_name"] == "imagegen-dcgan"
+    assert provenance["model_name"] == "imagegen-digits-dcgan"
     assert provenance["seed"] == "3"
     manifest = pd.read_csv(
         rerun_project / "data/07_model_output/generation_manifest.csv"

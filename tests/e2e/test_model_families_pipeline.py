@@ -41,19 +41,21 @@ def test_family_trains_evaluates_registers_and_serves(tmp_path, family, monkeypa
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     uri = f"sqlite:///{project}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = client.get_model_version_by_alias(f"imagegen-{family}", "candidate")
+    version = client.get_model_version_by_alias(
+        f"imagegen-digits-{family}", "candidate"
+    )
     assert version.tags["extractor"]  # evaluated on the family's own samples
 
     # Through the environment (restored after the test), not mlflow's global setters.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    model = mlflow.pyfunc.load_model(f"models:/imagegen-{family}@candidate")
+    model = mlflow.pyfunc.load_model(f"models:/imagegen-digits-{family}@candidate")
     if family == "cgan":
         three = model.predict(pd.DataFrame([{"seed": 1, "n": 2, "label": 3}]))
         seven = model.predict(pd.DataFrame([{"seed": 1, "n": 2, "label": 7}]))
         assert list(three["label"]) == [3, 3]
         assert not np.array_equal(_pixels(three), _pixels(seven))
-        # The signature marks `label` required for a class-conditional model.
-        with pytest.raises(Exception, match=r"missing inputs \['label'\]"):
+        # The model checks its input: `label` is required for a class-conditional one.
+        with pytest.raises(Exception, match="class-conditional: give 'label'"):
             model.predict(pd.DataFrame([{"seed": 1, "n": 1}]))
     else:
         out = model.predict(pd.DataFrame([{"seed": 1, "n": 2}]))

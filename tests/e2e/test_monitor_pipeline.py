@@ -49,7 +49,7 @@ def monitored(smoke_project, tmp_path_factory):
     shutil.copytree(smoke_project, project, symlinks=True)
     uri = f"sqlite:///{project}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    candidate = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    candidate = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     training = np.load(project / "data/05_model_input/training_set.npz")["images"]
     versions = {}
     mlflow.set_tracking_uri(uri)
@@ -65,14 +65,14 @@ def monitored(smoke_project, tmp_path_factory):
             ):
                 version = log_generator(
                     generator,
-                    "imagegen-dcgan",
+                    "imagegen-digits-dcgan",
                     candidate.run_id,
                     candidate.tags["dataset_digest"],
                     max_n=64,
                 )
                 for key in ("dataset_digest", "fid", "extractor"):
                     client.set_model_version_tag(
-                        "imagegen-dcgan", version, key, candidate.tags[key]
+                        "imagegen-digits-dcgan", version, key, candidate.tags[key]
                     )
                 versions[kind] = version
     finally:
@@ -85,7 +85,7 @@ def monitored(smoke_project, tmp_path_factory):
                 "imagegen.cli",
                 "generate",
                 "--model",
-                f"imagegen-dcgan/{version}",
+                f"imagegen-digits-dcgan/{version}",
                 "--n",
                 "40",
                 "--seed",
@@ -120,14 +120,14 @@ def test_alerts_name_the_memorising_and_the_degraded_version(monitored):
     report = json.loads(
         (project / "data/08_reporting/monitoring/monitoring_report.json").read_text()
     )
-    memorising = report["versions"][f"imagegen-dcgan/{versions['memorising']}"]
-    degraded = report["versions"][f"imagegen-dcgan/{versions['degraded']}"]
+    memorising = report["versions"][f"imagegen-digits-dcgan/{versions['memorising']}"]
+    degraded = report["versions"][f"imagegen-digits-dcgan/{versions['degraded']}"]
     assert memorising["reproduction_mismatches"] == 0
     assert memorising["memorised_fraction"] > 0.9
     assert [a.split(":")[0] for a in memorising["alerts"]] == ["memorisation"]
     assert any(a.startswith("quality: kid") for a in degraded["alerts"])
     assert degraded["memorised_fraction"] < 0.15
-    tag = client.get_model_version("imagegen-dcgan", versions["degraded"]).tags
+    tag = client.get_model_version("imagegen-digits-dcgan", versions["degraded"]).tags
     assert tag["monitor.alert"].startswith("quality: kid")
     assert (project / "data/08_reporting/monitoring/monitoring_trend.png").exists()
     assert (

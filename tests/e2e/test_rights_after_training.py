@@ -53,7 +53,9 @@ def test_the_public_summary_follows_the_template_and_states_only_what_it_knows(
     assert "No web crawling" not in markdown
     # The same summary is logged as artifacts of the registry version.
     record = json.loads((reporting / "public_summary.json").read_text())
-    version = client.get_model_version("imagegen-dcgan", record["model"]["version"])
+    version = client.get_model_version(
+        "imagegen-digits-dcgan", record["model"]["version"]
+    )
     logged = client.download_artifacts(version.run_id, "audit", str(tmp_path))
     assert (tmp_path / "audit/public_summary.md").read_text() == markdown
     assert json.loads((tmp_path / "audit/public_summary.json").read_text()) == record
@@ -83,15 +85,20 @@ def test_a_takedown_withdraws_the_version_and_the_next_train_leaves_the_work_out
         project, "takedown", "add", work, "--reason", "Creator's request of 2026-12-01"
     )
     assert result.returncode == 0, result.stderr
-    assert f"imagegen-dcgan/{version}" in result.stdout
+    assert f"imagegen-digits-dcgan/{version}" in result.stdout
 
-    audit = imagegen(project, "audit", "model", f"imagegen-dcgan/{version}")
+    audit = imagegen(project, "audit", "model", f"imagegen-digits-dcgan/{version}")
     assert audit.returncode == 0, audit.stderr
     assert "## Takedowns affecting this version" in audit.stdout
     assert f"`{work}`: " in audit.stdout and "Creator's request" in audit.stdout
     record = json.loads(
         imagegen(
-            project, "audit", "model", f"imagegen-dcgan/{version}", "--format", "json"
+            project,
+            "audit",
+            "model",
+            f"imagegen-digits-dcgan/{version}",
+            "--format",
+            "json",
         ).stdout
     )
     assert [t["work_id"] for t in record["takedowns"]] == [work]
@@ -100,7 +107,8 @@ def test_a_takedown_withdraws_the_version_and_the_next_train_leaves_the_work_out
     uri = f"sqlite:///{project}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     assert version not in {
-        str(v) for v in client.get_registered_model("imagegen-dcgan").aliases.values()
+        str(v)
+        for v in client.get_registered_model("imagegen-digits-dcgan").aliases.values()
     }
     assert imagegen(project, "audit", "verify").returncode == 0
 

@@ -27,10 +27,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _post(url: str, payload: dict) -> tuple[int, dict]:
+def _post(url: str, payload: dict | bytes) -> tuple[int, dict]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     request = urllib.request.Request(
         url,
-        data=json.dumps(payload).encode(),
+        data=body,
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -49,7 +50,7 @@ def champion(smoke_project):
             "imagegen.cli",
             "registry",
             "promote",
-            "imagegen-dcgan",
+            "imagegen-digits-dcgan",
             "1",
             "--reason",
             "serving test",
@@ -78,7 +79,7 @@ def server(champion):
             "models",
             "serve",
             "-m",
-            "models:/imagegen-dcgan@champion",
+            "models:/imagegen-digits-dcgan@champion",
             "--env-manager",
             "local",
             "-h",
@@ -129,7 +130,7 @@ def test_dataframe_records_request(server):
         assert image.info["XML:com.adobe.xmp"].count("trainedAlgorithmicMedia") == 1
         extrema = image.getextrema()
         assert 0 <= extrema[0] <= extrema[1] <= 255
-    assert {p["model_name"] for p in predictions} == {"imagegen-dcgan"}
+    assert {p["model_name"] for p in predictions} == {"imagegen-digits-dcgan"}
     assert all(len(p["dataset_digest"]) == 64 for p in predictions)
 
 
@@ -147,8 +148,53 @@ def test_out_of_bounds_is_a_400_with_a_message(server):
         server + "/invocations", {"dataframe_records": [{"seed": 1, "n": 100000}]}
     )
     assert status == 400
-    assert "n must be between 1 and 64" in body["message"]
-    assert "Traceback" not in body["message"]
+    assert body["message"] == "n must be an integer between 1 and 64, got 100000"
+
+
+def _ledger_lines(project) -> int:
+    ledger = project / "data/09_lineage/generation_ledger.jsonl"
+    return len(ledger.read_text().splitlines()) if ledger.exists() else 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"dataframe_records": [{"seed": 1.5, "n": 1}]}, "seed must be an integer"),
+        ({"dataframe_records": [{"seed": "3", "n": 1}]}, "seed must be an integer"),
+        ({"dataframe_records": [{"seed": True, "n": 1}]}, "seed must be an integer"),
+        (
+            {"dataframe_records": [{"seed": 1e30, "n": 1}]},
+            "seed must be an integer between 0 and 9223372036854775807, got 1e+30",
+        ),
+        ({"inputs": {"seed": [1.5], "n": [1]}}, "seed must be an integer"),
+        (
+            {"dataframe_records": [{"seed": 1, "n": 1, "colour": "red"}]},
+            "unknown column(s) 'colour'",
+        ),
+        (
+            {"dataframe_split": {"columns": ["seed", "n"], "data": [[1, 64]] * 5}},
+            "at most 256 images (rows x n), got 320",
+        ),
+        (
+            {"dataframe_records": [{"seed": s, "n": 64} for s in range(1000)]},
+            "at most 256 images (rows x n), got 1000 rows",
+        ),
+        (b'{"dataframe_records": [{"seed": 1,', "request body is not valid JSON"),
+        (b"[" * 100_000, "nested deeper than 8 levels"),
+    ],
+)
+def test_refused_requests_are_one_line_400s_and_record_nothing(
+    server, champion, payload, message
+):
+    before = _ledger_lines(champion)
+    status, body = _post(server + "/invocations", payload)
+    assert status == 400, body
+    assert message in body["message"]
+    # Our line alone: no echo of the request, no dataframe dump, no traceback.
+    assert "\n" not in body["message"] and len(body["message"]) < 160
+    assert "stack_trace" not in body
+    time.sleep(0.5)  # the ledger is written in the background
+    assert _ledger_lines(champion) == before
 
 
 LOADER = textwrap.dedent(
@@ -185,7 +231,7 @@ def test_model_loads_without_the_project(champion, tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{champion}/mlflow.db")
     local = mlflow.artifacts.download_artifacts(
-        "models:/imagegen-dcgan@champion", dst_path=str(tmp_path / "model")
+        "models:/imagegen-digits-dcgan@champion", dst_path=str(tmp_path / "model")
     )
     script = tmp_path / "load.py"
     script.write_text(LOADER)
@@ -209,8 +255,8 @@ def test_pyfunc_loads_by_alias_and_by_version(champion, monkeypatch):
     import pandas as pd
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{champion}/mlflow.db")
-    by_alias = mlflow.pyfunc.load_model("models:/imagegen-dcgan@champion")
-    by_version = mlflow.pyfunc.load_model("models:/imagegen-dcgan/1")
+    by_alias = mlflow.pyfunc.load_model("models:/imagegen-digits-dcgan@champion")
+    by_version = mlflow.pyfunc.load_model("models:/imagegen-digits-dcgan/1")
     request = pd.DataFrame({"seed": [9], "n": [2]})
     a = [
         Image.open(io.BytesIO(base64.b64decode(p))).tobytes()
@@ -228,7 +274,7 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
 
     uri = f"sqlite:///{champion}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = client.get_model_version("imagegen-dcgan", "1")
+    version = client.get_model_version("imagegen-digits-dcgan", "1")
     decisions = [
         v for k, v in version.tags.items() if k.startswith("decision.champion.")
     ]
@@ -240,7 +286,7 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
             "imagegen.cli",
             "registry",
             "demote",
-            "imagegen-dcgan",
+            "imagegen-digits-dcgan",
             "--reason",
             "end of test",
             "--by",
@@ -253,6 +299,8 @@ def test_promotion_is_recorded_and_demotion_removes_the_alias(champion):
         check=False,
     )
     assert demote.returncode == 0, demote.stderr
-    assert "champion" not in client.get_registered_model("imagegen-dcgan").aliases
-    tags = client.get_model_version("imagegen-dcgan", "1").tags
+    assert (
+        "champion" not in client.get_registered_model("imagegen-digits-dcgan").aliases
+    )
+    tags = client.get_model_version("imagegen-digits-dcgan", "1").tags
     assert "demoted by ci: end of test" in tags.values()

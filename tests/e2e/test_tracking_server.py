@@ -66,7 +66,7 @@ def test_train_logs_and_registers_on_the_postgres_server(postgres_server, tmp_pa
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert not (project / "mlflow.db").exists()
     client = MlflowClient(tracking_uri=postgres_server, registry_uri=postgres_server)
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     run = client.get_run(version.run_id)
     assert run.data.params["training.epochs"] == "1"
     assert len(client.get_metric_history(version.run_id, "training.g_loss")) == 1
@@ -79,7 +79,7 @@ def test_train_logs_and_registers_on_the_postgres_server(postgres_server, tmp_pa
             "imagegen.cli",
             "audit",
             "model",
-            "imagegen-dcgan@candidate",
+            "imagegen-digits-dcgan@candidate",
             "--format",
             "json",
         ],

@@ -34,7 +34,7 @@ def test_every_digit_is_decided_and_accepted(smoke_project):
 
 
 def test_candidate_version_is_registered_with_lineage_tags(smoke_project, client):
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     digest = json.loads(
         (smoke_project / "data/05_model_input/dataset_digest.json").read_text()
     )
@@ -52,7 +52,7 @@ def test_candidate_version_is_registered_with_lineage_tags(smoke_project, client
 
 
 def test_run_holds_epoch_losses_and_the_evaluation_metric(smoke_project, client):
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     history = client.get_metric_history(version.run_id, "training.g_loss")
     assert [m.step for m in history] == [1]
     assert np.isfinite(history[0].value)
@@ -69,17 +69,17 @@ def test_registered_model_loads_by_alias_and_generates(smoke_project, monkeypatc
     import mlflow
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{smoke_project}/mlflow.db")
-    model = mlflow.pyfunc.load_model("models:/imagegen-dcgan@candidate")
+    model = mlflow.pyfunc.load_model("models:/imagegen-digits-dcgan@candidate")
     out = model.predict(pd.DataFrame({"seed": [0], "n": [5]}))
     assert len(out) == 5
     for encoded in out["png_base64"]:
         image = Image.open(io.BytesIO(base64.b64decode(encoded)))
         assert image.size == (28, 28)
     version = mlflow.MlflowClient().get_model_version_by_alias(
-        "imagegen-dcgan", "candidate"
+        "imagegen-digits-dcgan", "candidate"
     )
     raw = mlflow.pyfunc.load_model(
-        f"models:/imagegen-dcgan/{version.version}"
+        f"models:/imagegen-digits-dcgan/{version.version}"
     ).unwrap_python_model()
     images = np.asarray(raw.generator(np.zeros((3, raw.latent_dim), "float32")))
     assert images.shape == (3, 28, 28, 1)
@@ -103,7 +103,7 @@ def test_each_stage_runs_alone_in_order(tmp_path):
         assert result.returncode == 0, f"{stage}: " + result.stderr[-3000:]
     uri = f"sqlite:///{project}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     # Registration alone still logs the full lineage into the version's own run.
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "lineage")}
     assert "lineage/training_manifest.csv" in artifacts
@@ -111,7 +111,7 @@ def test_each_stage_runs_alone_in_order(tmp_path):
 
 
 def test_training_logs_epoch_grids_diversity_and_a_checkpoint(smoke_project, client):
-    version = client.get_model_version_by_alias("imagegen-dcgan", "candidate")
+    version = client.get_model_version_by_alias("imagegen-digits-dcgan", "candidate")
     grids = client.list_artifacts(version.run_id, "training/training_samples")
     assert [a.path for a in grids] == ["training/training_samples/epoch_0001.png"]
     diversity = client.get_metric_history(version.run_id, "training.sample_diversity")

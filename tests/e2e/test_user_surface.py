@@ -132,7 +132,7 @@ def test_walkthrough_notebook_runs_against_the_smoke_run(smoke_project, tmp_path
         for o in outputs
     )
     assert "1797 files" in text
-    assert "imagegen-dcgan version" in text
+    assert "imagegen-digits-dcgan version" in text
 
 
 def test_docs_site_builds_with_warnings_as_errors(tmp_path):

@@ -16,6 +16,7 @@ PARAMS = {
     "alias": "candidate",
     "champion_alias": "champion",
     "max_n": 4,
+    "max_images_per_request": 8,
     "gates": {
         "fid_max": 10.0,
         "kid_max": 0.5,
@@ -61,6 +62,7 @@ def registry(tmp_path, monkeypatch):
         "training_summary": {"model": "dcgan"},
         "attribution_table": pd.DataFrame({"work_id": ["a", "b"]}),
         "training_manifest": pd.DataFrame({"work_id": ["a", "b"]}),
+        "raw_dir": "data/01_raw/digits",
     }
 
     def register(metrics):
@@ -76,10 +78,14 @@ def test_passing_gates_move_champion_and_failing_ones_do_not(registry, caplog):
     first = register(GOOD)
     assert first["champion"] is True
     assert (
-        str(client.get_model_version_by_alias("imagegen-dcgan", "champion").version)
+        str(
+            client.get_model_version_by_alias(
+                "imagegen-digits-dcgan", "champion"
+            ).version
+        )
         == "1"
     )
-    tags = client.get_model_version("imagegen-dcgan", "1").tags
+    tags = client.get_model_version("imagegen-digits-dcgan", "1").tags
     assert tags["gate.fid_max.verdict"] == "pass"
     assert tags["gate.fid_max.value"] == "2.5"
     assert tags["gate.fid_max.limit"] == "<= 10.0"
@@ -90,14 +96,22 @@ def test_passing_gates_move_champion_and_failing_ones_do_not(registry, caplog):
     assert second["champion"] is False
     # candidate follows the newest version, champion stays on the one that passed.
     assert (
-        str(client.get_model_version_by_alias("imagegen-dcgan", "candidate").version)
+        str(
+            client.get_model_version_by_alias(
+                "imagegen-digits-dcgan", "candidate"
+            ).version
+        )
         == "2"
     )
     assert (
-        str(client.get_model_version_by_alias("imagegen-dcgan", "champion").version)
+        str(
+            client.get_model_version_by_alias(
+                "imagegen-digits-dcgan", "champion"
+            ).version
+        )
         == "1"
     )
-    tags = client.get_model_version("imagegen-dcgan", "2").tags
+    tags = client.get_model_version("imagegen-digits-dcgan", "2").tags
     assert tags["gate.ct_min.verdict"] == "fail"
     assert tags["gate.ct_min.value"] == "-7.5"
     assert tags["gate.memorised_fraction_max.verdict"] == "fail"
@@ -115,9 +129,30 @@ def test_metrics_of_a_folder_never_make_a_champion(registry):
     record = register({**GOOD, "source": "folder:/somewhere"})
     assert record["champion"] is False
     assert (
-        str(client.get_model_version_by_alias("imagegen-dcgan", "candidate").version)
+        str(
+            client.get_model_version_by_alias(
+                "imagegen-digits-dcgan", "candidate"
+            ).version
+        )
         == "1"
     )
-    assert "champion" not in client.get_registered_model("imagegen-dcgan").aliases
-    tags = client.get_model_version("imagegen-dcgan", "1").tags
+    assert (
+        "champion" not in client.get_registered_model("imagegen-digits-dcgan").aliases
+    )
+    tags = client.get_model_version("imagegen-digits-dcgan", "1").tags
     assert tags["evaluation_source"] == "folder:/somewhere"
+
+
+def test_the_input_example_check_records_no_generation(registry, tmp_path):
+    import os
+
+    from imagegen.provenance.generation_ledger import flush_background
+
+    register, client = registry
+    record = register(GOOD)
+    flush_background()
+    ledger = tmp_path / "generation.jsonl"
+    assert os.environ["IMAGEGEN_GENERATION_LEDGER"] == str(ledger)  # restored
+    assert not ledger.exists() or ledger.read_text() == ""
+    config = client.get_model_version(record["name"], record["version"])
+    assert config.name == "imagegen-digits-dcgan"

@@ -34,7 +34,9 @@ def _blob_generator(seed: int) -> keras.Model:
 def _model(seed: int, run_id: str) -> GeneratorModel:
     model = GeneratorModel()
     model.generator = _blob_generator(seed)
-    model.configure({"model_name": "imagegen-dcgan", "run_id": run_id, "max_n": 32})
+    model.configure(
+        {"model_name": "imagegen-digits-dcgan", "run_id": run_id, "max_n": 32}
+    )
     return model
 
 

@@ -44,7 +44,7 @@ SOURCE_WORDS = re.compile(
 def make_audit(**hosts: int) -> dict:
     return {
         "model": {
-            "name": "imagegen-dcgan",
+            "name": "imagegen-digits-dcgan",
             "version": "4",
             "run_id": "r1",
             "aliases": ["candidate"],

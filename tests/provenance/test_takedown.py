@@ -22,7 +22,7 @@ from imagegen.provenance.verify import verify_lineage
 from imagegen.registry import promote, take_down
 
 WORKS = [hashlib.sha256(f"work {i}".encode()).hexdigest() for i in range(4)]
-NAME = "imagegen-dcgan"
+NAME = "imagegen-digits-dcgan"
 
 
 def _table(ids: list[str]) -> str:

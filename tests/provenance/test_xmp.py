@@ -15,7 +15,7 @@ from imagegen.provenance.xmp import (
 )
 
 PROVENANCE = {
-    "model_name": "imagegen-dcgan",
+    "model_name": "imagegen-digits-dcgan",
     "model_version": "3",
     "run_id": "abc123",
     "seed": 7,
@@ -74,4 +74,4 @@ def test_exiftool_reads_the_digital_source_type(tmp_path):
         ["exiftool", "-XMP:all", str(path)], capture_output=True, text=True, check=True
     ).stdout
     assert TRAINED_ALGORITHMIC_MEDIA in out
-    assert "imagegen-dcgan" in out
+    assert "imagegen-digits-dcgan" in out

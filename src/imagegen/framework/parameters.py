@@ -201,7 +201,9 @@ class PublicSummaryParams(Strict):
 
 class RegistrationParams(Strict):
     model_name_prefix: str = Field(min_length=1)
+    model_name: str | None = Field(default=None, pattern=r"^[^@/:]+$")
     max_n: int = Field(gt=0)
+    max_images_per_request: int = Field(gt=0)
     alias: str = Field(min_length=1)
     champion_alias: str = Field(min_length=1)
     gates: GateParams

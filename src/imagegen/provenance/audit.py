@@ -202,6 +202,102 @@ def audit_markdown(audit: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+TOP_CREATORS = 10
+
+
+def _gates(tags: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The gate verdicts registration tagged (`gate.<gate>.value|limit|verdict`)."""
+    gates: dict[str, dict[str, str]] = {}
+    for key, value in tags.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "gate":
+            gates.setdefault(parts[1], {})[parts[2]] = value
+    return dict(sorted(gates.items()))
+
+
+def audit_summary_markdown(audit: dict[str, Any], ref: str = "") -> str:
+    """The audit at a glance: counts, licences, creators, opt-outs, gates, and where
+    the public summary is; `audit_markdown` lists every work."""
+    model, dataset, curation = audit["model"], audit["dataset"], audit["curation"]
+    aliases = ", ".join(f"@{a}" for a in model.get("aliases", [])) or "no alias"
+    decisions = ", ".join(f"{k} {v}" for k, v in sorted(curation["decisions"].items()))
+    lines = [
+        f"# {model['name']} version {model['version']} ({aliases})",
+        "",
+        f"Run `{model['run_id']}`, dataset digest `{dataset['digest']}`"
+        + (
+            f", raw folder `{str(dataset['raw_dir'])[:200].replace('`', '')}`"
+            if dataset.get("raw_dir")
+            else ""
+        )
+        + ".",
+        "",
+        *takedowns_markdown(audit.get("takedowns", [])),
+        "## Counts",
+        "",
+        f"- works trained on: {dataset['n_works']}, by {dataset['n_creators']} creator(s)",
+        f"- held back for evaluation: {len(audit['held_back_works'])}; "
+        f"accepted but not used (size cap): {len(audit['accepted_not_used'])}",
+        f"- curation: {curation['files']} files ({decisions})",
+        "",
+        "## Licences of the works trained on",
+        "",
+    ]
+    lines += [
+        f"- {markdown_text(licence or '(none)', 80)}: {count}"
+        for licence, count in sorted(
+            dataset.get("licence_summary", {}).items(), key=lambda i: (-i[1], i[0])
+        )
+    ] or ["- (none recorded)"]
+    creators = sorted(
+        audit.get("attribution", []), key=lambda c: (-c["works"], c["creator"])
+    )
+    lines += [
+        "",
+        f"## Creators (top {min(TOP_CREATORS, len(creators))} of {len(creators)})",
+        "",
+        *[
+            f"- {markdown_text(c['creator'], 120)}: {c['works']} work(s)"
+            for c in creators[:TOP_CREATORS]
+        ],
+        "",
+        "## Opt-outs",
+        "",
+        f"- honoured (works refused for an opt-out signal): {curation['opt_outs_honoured']}"
+        + (
+            " ("
+            + ", ".join(f"{k} {v}" for k, v in curation["opt_out_signals"].items())
+            + ")"
+            if curation.get("opt_out_signals")
+            else ""
+        ),
+        f"- opted-out works in training: {curation['opted_out_in_training']}",
+        "",
+        "## Gates",
+        "",
+    ]
+    gates = audit.get("gates", {})
+    lines += [
+        f"- {g}: {v.get('verdict', '?')} "
+        f"({v.get('value', '?')}, limit {v.get('limit', '?')})"
+        for g, v in gates.items()
+    ] or ["- (none recorded for this version)"]
+    reference = ref or f"{model['name']}/{model['version']}"
+    lines += [
+        "",
+        "## Public summary (EU AI Act Art. 53(1)(d))",
+        "",
+        f"- `runs:/{model['run_id']}/audit/public_summary.md` "
+        f"(`mlflow artifacts download -u runs:/{model['run_id']}/audit/public_summary.md`);"
+        " the latest training run also writes `data/08_reporting/public_summary.md`",
+        "",
+        f"Every work: `imagegen audit model {reference} --works`; "
+        f"everything as JSON: `imagegen audit model {reference} --format json`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def write_audit(audit: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "audit.json", out_dir / "audit.md"
@@ -258,6 +354,7 @@ def audit_model(client, ref: str) -> dict[str, Any]:
     if summary is not None:
         audit["public_summary"] = summary
     audit["takedowns"] = takedown_tags(version.tags or {})
+    audit["gates"] = _gates(version.tags or {})
     return audit
 
 

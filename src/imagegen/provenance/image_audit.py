@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -46,6 +47,47 @@ def _local_training_images(root: Path, manifest: pd.DataFrame):
     expected = dict(zip(manifest["work_id"], manifest["derived_sha256"], strict=True))
     keep = np.array([expected.get(w) == d for w, d in zip(ids, digests, strict=True)])
     return (images[keep], ids[keep]), int(keep.sum())
+
+
+DEFAULT_MAX_PIXELS = 89_478_485  # conf/base/policy.yml (Pillow's own limit)
+DEFAULT_SVG_SIDE = 256
+
+
+def _raw_training_images(
+    raw_dir: str, root: Path, manifest: pd.DataFrame, params: dict[str, str]
+):
+    """The version's training images rebuilt from the raw works its lineage names.
+
+    Each work is decoded as preprocessing decoded it and must give the pixels
+    whose digest the manifest recorded. Returns ((images, work ids), None), or
+    (None, why) naming the first work that is missing or changed.
+    """
+    from imagegen.datasets.raw_folder import RawFolder
+    from imagegen.images import open_image, to_model_input, to_model_range
+
+    folder = Path(raw_dir) if Path(raw_dir).is_absolute() else root / raw_dir
+    size = int(params.get("preprocessing.image_size", 0) or 0)
+    channels = int(params.get("preprocessing.channels", 0) or 0)
+    if not raw_dir or not size or not channels:
+        return None, "the version's run records no raw_dir or image size"
+    if not folder.is_dir():
+        return None, f"raw folder {folder} (raw_dir of the version's run) is missing"
+    raw = RawFolder(str(folder))
+    max_pixels = int(params.get("policy.max_pixels", DEFAULT_MAX_PIXELS))
+    svg_side = int(params.get("policy.svg_render_side", DEFAULT_SVG_SIDE))
+    images = np.empty((len(manifest), size, size, channels), dtype=np.uint8)
+    for index, row in enumerate(manifest.itertuples(index=False)):
+        path = folder / row.path
+        try:
+            with open_image(raw.resolve(row.path), max_pixels, svg_side) as image:
+                images[index] = to_model_input(image, size, channels)
+        except FileNotFoundError:
+            return None, f"{path} is missing (work {row.work_id[:16]})"
+        except (OSError, ValueError) as exc:
+            return None, f"{path} does not decode ({type(exc).__name__})"
+        if hashlib.sha256(images[index].tobytes()).hexdigest() != row.derived_sha256:
+            return None, f"{path} changed since training (work {row.work_id[:16]})"
+    return (to_model_range(images), manifest["work_id"].to_numpy()), None
 
 
 def _find_version(client, provenance: dict[str, str], file: Path):
@@ -129,6 +171,23 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
     report["dataset_digest"] = digest["dataset_digest"]
     found, matched = _local_training_images(root, manifest)
     report["training_works"] = int(len(manifest))
+    report["training_set_source"] = "training set on disk"
+    if matched < len(manifest):
+        # The training set on disk is another run's: rebuild this version's
+        # from the raw works its lineage names.
+        params = client.get_run(version.run_id).data.params
+        rebuilt, why = _raw_training_images(
+            params.get("raw_dir", ""), root, manifest, params
+        )
+        if rebuilt is not None:
+            found, matched = rebuilt, len(manifest)
+            report["training_set_source"] = f"raw works in {params['raw_dir']}"
+        else:
+            report["training_set_missing"] = (
+                f"{why}; restore it from the works listed in lineage/"
+                f"training_manifest.csv of run {version.run_id} (paths relative "
+                "to raw_dir) to search every training work"
+            )
     report["training_works_on_disk"] = matched
     if not found or matched == 0:
         return report
@@ -165,7 +224,9 @@ def format_image_audit(report: dict[str, Any]) -> str:
         f"{report['provenance'].get('index', '-')}, generated "
         f"{report['provenance'].get('generated_at', '-')}",
         f"training set: {report['training_works']} works "
-        f"({report['training_works_on_disk']} on disk), digest {report['dataset_digest']}",
+        f"({report['training_works_on_disk']} on disk, from the "
+        f"{report.get('training_set_source', 'training set on disk')}), "
+        f"digest {report['dataset_digest']}",
     ]
     if report["ledger_match"]:
         m = report["ledger_match"]
@@ -177,6 +238,12 @@ def format_image_audit(report: dict[str, Any]) -> str:
         lines.append("generation ledger: no entry for this image")
     if not report["run_id_matches"]:
         lines.append("warning: the run id in the image differs from the registry's")
+    if report["nearest"] and report.get("training_set_missing"):
+        lines.append(
+            f"warning: searched only the {report['training_works_on_disk']} of "
+            f"{report['training_works']} training works on disk: "
+            + report["training_set_missing"]
+        )
     if report["nearest"]:
         lines.append("nearest training works (pixel RMSE in [-1, 1] units, SSIM):")
         for n in report["nearest"]:
@@ -185,5 +252,8 @@ def format_image_audit(report: dict[str, Any]) -> str:
                 f"{n['creator']} — {n['title']} ({n['licence']})"
             )
     else:
-        lines.append("nearest training works: training set not on disk here")
+        lines.append(
+            "nearest training works: none on disk: "
+            + report.get("training_set_missing", "training set not found")
+        )
     return "\n".join(lines)

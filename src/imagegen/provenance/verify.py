@@ -19,9 +19,10 @@ def verify_lineage(ledger_path: Path, root: Path) -> dict[str, Any]:
     ledger = Ledger(ledger_path)
     head = ledger.verify()
     latest: dict[str, tuple[int, str, str]] = {}
-    count = 0
+    count = generations = 0
     for entry in ledger.entries():
         count += 1
+        generations += entry.get("kind") == "generation"
         for side in ("inputs", "outputs"):
             for info in (entry.get(side) or {}).values():
                 if "path" in info:
@@ -42,4 +43,5 @@ def verify_lineage(ledger_path: Path, root: Path) -> dict[str, Any]:
         "entries": count,
         "head": f"{head.seq}:{head.hash[:16]}" if head else "empty",
         "files_checked": len(latest),
+        "generation_entries": generations,
     }

@@ -146,8 +146,11 @@ def measure_generations(
                 client, name, version, Path(tmp)
             )
         if model_version.tags.get("dataset_digest") != dataset_digest["dataset_digest"]:
+            trained_on = str(model_version.tags.get("dataset_digest", ""))[:12]
             entry["skipped"] = (
-                "its training set is not the one on disk (dataset digest differs)"
+                f"trained on another dataset (digest {trained_on or 'unknown'}, "
+                f"on disk {dataset_digest['dataset_digest'][:12]}): run curation and "
+                "preprocessing with --params raw_dir=<its folder>, then the monitor"
             )
             continue
         python_model = mlflow.pyfunc.load_model(
@@ -295,6 +298,8 @@ def _trend_figure(history: pd.DataFrame):
         if metric in history:
             for version, rows in history.dropna(subset=[metric]).groupby("version"):
                 ax.plot(rows["time"], rows[metric], marker="o", label=version)
+        if len(history):
+            _fit_time_axis(ax, history["time"])
         ax.set_title(metric, fontsize=10)
         ax.tick_params(labelsize=7, axis="x", rotation=30)
     if len(history):
@@ -302,6 +307,18 @@ def _trend_figure(history: pd.DataFrame):
     figure.suptitle("Monitoring of deployed generators", fontsize=11)
     figure.tight_layout()
     return figure
+
+
+def _fit_time_axis(ax, times: pd.Series) -> None:
+    """Limits from the checks' times: one check spans an hour, not matplotlib's years."""
+    import matplotlib.dates as mdates
+
+    low, high = times.min(), times.max()
+    pad = max((high - low) * 0.05, pd.Timedelta(minutes=30))
+    ax.set_xlim(low - pad, high + pad)
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def _trend_html(report: dict[str, Any], history: pd.DataFrame) -> str:
@@ -337,5 +354,20 @@ def raise_on_alert(
     """With `monitor.fail_on_alert`, end the run with a non-zero exit on any alert."""
     if report["alerts"] and params["fail_on_alert"]:
         raise MonitoringAlert("monitoring alerts: " + " | ".join(report["alerts"]))
-    if not report["alerts"]:
-        logger.info("Monitoring: no alerts (%d versions)", len(report["versions"]))
+    logger.info("Monitoring: %s", monitoring_summary(report))
+
+
+def monitoring_summary(report: dict[str, Any]) -> str:
+    """One line: alerts, the versions checked, and each skipped version with why."""
+    skipped = {k: e["skipped"] for k, e in report["versions"].items() if "skipped" in e}
+    checked = [k for k in report["versions"] if k not in skipped]
+    alerts = len(report["alerts"])
+    line = (f"{alerts} alert(s)" if alerts else "no alerts") + (
+        f"; checked {len(checked)} version(s)"
+        + (f" ({', '.join(checked)})" if checked else "")
+    )
+    if skipped:
+        line += f"; skipped {len(skipped)}: " + "; ".join(
+            f"{key} ({why})" for key, why in skipped.items()
+        )
+    return line

@@ -32,6 +32,7 @@ def register_model(
     attribution_table,
     training_manifest,
     params: dict[str, Any],
+    raw_dir: str,
 ) -> dict[str, Any]:
     """Log the generator as a pyfunc model, register a version, set its alias and tags."""
     from imagegen.framework.backlog import is_unreachable
@@ -45,6 +46,7 @@ def register_model(
             attribution_table,
             training_manifest,
             params,
+            raw_dir,
         )
     except Exception as exc:
         if is_unreachable(exc):
@@ -60,16 +62,17 @@ def _register_model(
     attribution_table,
     training_manifest,
     params: dict[str, Any],
+    raw_dir: str,
 ) -> dict[str, Any]:
     import mlflow
     from mlflow import MlflowClient
 
-    from imagegen.registry import log_generator
+    from imagegen.registry import log_generator, registered_name
 
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("registration needs the MLflow run that kedro-mlflow opens")
-    name = f"{params['model_name_prefix']}{training_summary['model']}"
+    name = registered_name(params, training_summary["model"], raw_dir)
     # The version's lineage lives in its own run, whichever pipelines ran before.
     log_text(attribution_table.to_csv(index=False), "attribution/attribution.csv")
     log_text(training_manifest.to_csv(index=False), "lineage/training_manifest.csv")
@@ -80,6 +83,7 @@ def _register_model(
         run_id=run.info.run_id,
         dataset_digest=dataset_digest["dataset_digest"],
         max_n=params["max_n"],
+        extra_config={"max_images_per_request": params["max_images_per_request"]},
     )
     client = MlflowClient()
     client.set_registered_model_alias(name, params["alias"], version)

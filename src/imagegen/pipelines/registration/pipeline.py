@@ -18,6 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "attribution_table",
                     "training_manifest",
                     "params:registration",
+                    "params:raw_dir",
                 ],
                 "registration_record",
                 name="register_model",
