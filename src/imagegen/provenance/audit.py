@@ -72,6 +72,14 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     return frame[present].fillna("").astype(str).to_dict("records")
 
 
+def source_host(url: str) -> str:
+    """The host of a source URL; a URL that does not parse is counted as such."""
+    try:
+        return urlparse(str(url)).netloc or "(no source)"
+    except ValueError:  # e.g. "http://[": metadata is kept as text, never fatal
+        return "(unparsable URL)"
+
+
 def build_audit(
     model: dict[str, Any],
     dataset_digest: dict[str, Any],
@@ -94,10 +102,7 @@ def build_audit(
         for s in re.split(r"[|,]", str(cell))
         if s
     )
-    hosts = Counter(
-        urlparse(u).netloc or "(no source)"
-        for u in training_manifest["source_url"].fillna("")
-    )
+    hosts = Counter(source_host(u) for u in training_manifest["source_url"].fillna(""))
     creators = sorted(set(training_manifest["creator"].fillna("")) - {""})
     formats = Counter(
         PurePosixPath(p).suffix.lower().lstrip(".") or "(none)"

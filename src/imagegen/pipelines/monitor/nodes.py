@@ -105,8 +105,9 @@ def measure_generations(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Per model version: regenerate its recorded images, measure, compare to thresholds."""
-    import mlflow
     from mlflow import MlflowClient
+
+    from imagegen.registry import load_verified_model
 
     report: dict[str, Any] = {
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -147,8 +148,8 @@ def measure_generations(
                 "its training set is not the one on disk (dataset digest differs)"
             )
             continue
-        python_model = mlflow.pyfunc.load_model(
-            f"models:/{name}/{version}"
+        python_model = load_verified_model(
+            client, name, str(version)
         ).unwrap_python_model()
         images, mismatches = regenerate(
             python_model, version_rows.tail(params["max_images"])
