@@ -57,21 +57,79 @@ def audit() -> None:
     default=None,
     help="Ledger file (default: data/09_lineage/ledger.jsonl of the project).",
 )
+@click.option(
+    "--expect",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="A head kept offline (from an earlier `--anchor`); repeatable.",
+)
+@click.option(
+    "--anchor",
+    "print_anchor",
+    is_flag=True,
+    help="Print the verified heads to keep offline (SEQ:HASH per ledger).",
+)
+@click.option("--tracking-uri", default=None, help="MLflow tracking/registry URI.")
 @_one_line_errors
-def audit_verify(ledger_path: Path | None) -> None:
-    """Check the lineage ledger's hash chain and the files its entries name."""
-    from imagegen.provenance.ledger import lineage_ledger_path
+def audit_verify(
+    ledger_path: Path | None,
+    expect: tuple[str, ...],
+    print_anchor: bool,
+    tracking_uri: str | None,
+) -> None:
+    """Check the lineage ledger against its anchors, and the files its entries name.
+
+    Anchors: every `lineage_head` tag of a registry version, every
+    `lineage.ledger_head` tag of an MLflow run, and each `--expect`.
+    """
+    from imagegen.provenance.ledger import Ledger, LedgerError, lineage_ledger_path
     from imagegen.provenance.verify import verify_lineage
 
     root = Path(project_root())
     path = ledger_path or lineage_ledger_path(root)
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
-    report = verify_lineage(path, root)
+    anchors = [(e, "--expect") for e in expect]
+    incomplete: list[str] = []
+    uri = _tracking_uri(tracking_uri)
+    if (
+        tracking_uri
+        or not uri.startswith("sqlite:///")
+        or Path(uri.removeprefix("sqlite:///")).exists()
+    ):
+        from mlflow import MlflowClient
+
+        from imagegen.provenance.verify import mlflow_anchors
+        from imagegen.registry import incomplete_versions
+
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        anchors += mlflow_anchors(client)
+        incomplete = [
+            f"{n} version {v} lacks {', '.join(m)}"
+            for n, v, m in incomplete_versions(client)
+        ]
+    report = verify_lineage(path, root, anchors)
+    if incomplete:
+        raise LedgerError(
+            f"incomplete registration(s): {'; '.join(incomplete)} (delete them, or "
+            "register again)"
+        )
     click.echo(
         f"ok: {report['entries']} entries, head {report['head']}, "
+        f"{report['anchors_checked']} anchors match, "
         f"{report['files_checked']} files match their last recorded digest"
     )
+    if print_anchor:
+        from imagegen.provenance.generation_ledger import ledger_path as gen_path
+
+        generation = gen_path()
+        if generation is not None and not generation.is_absolute():
+            generation = root / generation
+        for ledger in (path, generation):
+            if ledger is not None and ledger.exists():
+                head = Ledger(ledger).verify(repair=True)
+                if head is not None:
+                    click.echo(f"anchor {ledger}: {head.seq}:{head.hash}")
 
 
 @audit.command("model")
