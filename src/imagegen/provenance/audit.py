@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from imagegen.provenance.public_summary import build_public_summary, summary_markdown
-from imagegen.rights.metadata import markdown_text
+from imagegen.rights.metadata import csv_restored, markdown_text
 
 WORK_COLUMNS = ["work_id", "path", "title", "creator", "licence", "source_url"]
 TAKEDOWN_TAG = "takedown."  # version tag `takedown.<work_id>` = date and reason
@@ -64,7 +64,7 @@ def download_lineage_table(client, run_id: str, name: str, dst: str | Path):
         path = client.download_artifacts(run_id, f"lineage/{name}", str(dst))
     except Exception:  # noqa: BLE001 - MLflow raises its own types for a missing file
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return csv_restored(pd.read_csv(path, dtype=str, keep_default_na=False))
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -233,7 +233,7 @@ def audit_model(client, ref: str) -> dict[str, Any]:
                 raise AuditError(
                     f"{ref}: lineage/{name} is missing from run {version.run_id}"
                 )
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
+            return csv_restored(pd.read_csv(path, dtype=str, keep_default_na=False))
 
         digest = json.loads((local / "dataset_digest.json").read_text())
         manifest, holdout, decisions = (

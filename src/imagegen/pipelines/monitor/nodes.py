@@ -24,6 +24,7 @@ from imagegen.pipelines.monitor.regeneration import (
 from imagegen.provenance.audit import download_lineage, takedown_tags
 from imagegen.provenance.generation_ledger import ledger_path
 from imagegen.provenance.takedown import affected_aliases
+from imagegen.rights.metadata import CSP_META
 
 logger = logging.getLogger(__name__)
 
@@ -304,20 +305,26 @@ def _trend_figure(history: pd.DataFrame):
 
 def _trend_html(report: dict[str, Any], history: pd.DataFrame) -> str:
     rows = "".join(
-        f"<tr><td>{key}</td><td>{entry.get('images')}</td>"
+        f"<tr><td>{html.escape(key)}</td><td>{entry.get('images')}</td>"
         f"<td>{entry.get('kid', '')}</td><td>{entry.get('fid', '')}</td>"
         f"<td>{entry.get('memorised_fraction', '')}</td>"
-        f"<td>{'; '.join(entry.get('alerts', [])) or entry.get('skipped', 'none')}</td></tr>"
+        f"<td>{html.escape('; '.join(entry.get('alerts', [])) or entry.get('skipped', 'none'))}"
+        "</td></tr>"
         for key, entry in report["versions"].items()
     )
-    table = history.to_html(index=False) if len(history) else "<p>No checks yet.</p>"
+    table = (
+        history.to_html(index=False, escape=True)
+        if len(history)
+        else "<p>No checks yet.</p>"
+    )
     takedowns = "".join(
         f"<li>{html.escape(key)}: trained on withdrawn work(s) "
         f"{html.escape(', '.join(t['work_id'] for t in flag['takedowns']))}</li>"
         for key, flag in report.get("takedowns", {}).items()
     )
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>imagegen monitoring"
+        f"<!doctype html><html><head><meta charset='utf-8'>{CSP_META}"
+        "<title>imagegen monitoring"
         "</title></head><body><h1>Monitoring</h1>"
         f"<p>Checked {report['checked_at']}, up to generation-ledger entry "
         f"{report['last_seq']}.</p><table border='1'><tr><th>version</th><th>images</th>"

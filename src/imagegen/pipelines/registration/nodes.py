@@ -10,6 +10,7 @@ from typing import Any
 
 from imagegen.framework.backlog import log_artifact, log_dict, log_text
 from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
+from imagegen.rights.metadata import csv_safe
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,12 @@ def _register_model(
         raise RuntimeError("registration needs the MLflow run that kedro-mlflow opens")
     name = f"{params['model_name_prefix']}{training_summary['model']}"
     # The version's lineage lives in its own run, whichever pipelines ran before.
-    log_text(attribution_table.to_csv(index=False), "attribution/attribution.csv")
-    log_text(training_manifest.to_csv(index=False), "lineage/training_manifest.csv")
+    log_text(
+        csv_safe(attribution_table).to_csv(index=False), "attribution/attribution.csv"
+    )
+    log_text(
+        csv_safe(training_manifest).to_csv(index=False), "lineage/training_manifest.csv"
+    )
     log_dict(dataset_digest, "lineage/dataset_digest.json")
     logged = log_generator_model(
         generator,
@@ -217,9 +222,13 @@ def record_model_lineage(
         if c in holdout_works.columns
     ]
     log_text(
-        holdout_works[holdout_columns].to_csv(index=False), "lineage/holdout_works.csv"
+        csv_safe(holdout_works[holdout_columns]).to_csv(index=False),
+        "lineage/holdout_works.csv",
     )
-    log_text(curation_decisions.to_csv(index=False), "lineage/curation_decisions.csv")
+    log_text(
+        csv_safe(curation_decisions).to_csv(index=False),
+        "lineage/curation_decisions.csv",
+    )
     # The extractor its evaluation used: monitoring measures with the same one.
     with tempfile.TemporaryDirectory() as tmp:
         encoder_path = Path(tmp) / "feature_encoder.keras"
