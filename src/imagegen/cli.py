@@ -79,8 +79,8 @@ def audit_verify(
 ) -> None:
     """Check the lineage ledger against its anchors, and the files its entries name.
 
-    Anchors: every `lineage_head` tag of a registry version, every
-    `lineage.ledger_head` tag of an MLflow run, and each `--expect`.
+    Anchors (lineage ledger): every `lineage_head` tag of a registry version,
+    every `lineage.ledger_head` tag of an MLflow run; and each `--expect`.
     """
     from imagegen.provenance.ledger import Ledger, LedgerError, lineage_ledger_path
     from imagegen.provenance.verify import verify_lineage
@@ -92,7 +92,9 @@ def audit_verify(
     anchors = [(e, "--expect") for e in expect]
     incomplete: list[str] = []
     uri = _tracking_uri(tracking_uri)
-    if (
+    # MLflow records heads of the lineage ledger only (not the generation ledger).
+    lineage = path.resolve() == lineage_ledger_path(root).resolve()
+    if lineage and (
         tracking_uri
         or not uri.startswith("sqlite:///")
         or Path(uri.removeprefix("sqlite:///")).exists()
