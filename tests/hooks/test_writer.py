@@ -104,3 +104,65 @@ def test_two_runs_at_once_the_second_is_refused_a_killed_one_is_cleaned(tmp_path
     status = {r.data.tags["imagegen.pid"]: r.info.status for r in runs}
     assert status[str(first.pid)] == "KILLED"
     assert list(status.values()).count("FINISHED") == 1
+
+
+def test_outputs_are_written_beside_and_renamed_into_place(tmp_path):
+    from kedro.io import DataCatalog
+
+    from imagegen.hooks.writer import ProjectWriterHooks
+
+    target = tmp_path / "out" / "report.json"
+    catalog = DataCatalog.from_config(
+        {"report": {"type": "json.JSONDataset", "filepath": str(target)}}
+    )
+    catalog.save("report", {"n": 1})
+    hooks = ProjectWriterHooks()
+    hooks._catalog = catalog
+    hooks.before_dataset_saved("report", {"n": 2})
+    catalog.save("report", {"n": 2})
+    # Until the rename the target holds the earlier, complete output.
+    assert json.loads(target.read_text()) == {"n": 1}
+    hooks.after_dataset_saved("report")
+    assert json.loads(target.read_text()) == {"n": 2}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.json"]
+    # A failed save leaves the earlier output and no temporary file.
+    hooks.before_dataset_saved("report", {"n": 3})
+    catalog.save("report", {"n": 3})
+    hooks.on_node_error()
+    assert json.loads(target.read_text()) == {"n": 2}
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.json"]
+    assert catalog.load("report") == {"n": 2}
+
+
+SAVE_LOOP = """
+import sys
+import pandas as pd
+from imagegen.datasets.people_csv import PeopleCSVDataset
+dataset = PeopleCSVDataset(filepath=sys.argv[1], save_args={"index": False})
+n = 0
+while True:
+    n += 1
+    dataset.save(pd.DataFrame({"row": range(20000), "creator": ["=x"] * 20000, "n": n}))
+"""
+
+
+def test_sigkill_while_saving_never_leaves_a_torn_csv(tmp_path):
+    import pandas as pd
+
+    script = tmp_path / "loop.py"
+    script.write_text(SAVE_LOOP)
+    target = tmp_path / "curation_decisions.csv"
+    for kill in range(8):
+        writer = subprocess.Popen(
+            [sys.executable, str(script), str(target)], env=project_env()
+        )
+        _wait_for(target.exists, poll=0.05)
+        time.sleep(0.1 * (kill % 4))
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        frame = pd.read_csv(target)
+        assert len(frame) == 20000 and frame["n"].nunique() == 1
+    from imagegen.datasets.people_csv import PeopleCSVDataset
+
+    PeopleCSVDataset(filepath=str(target), save_args={"index": False}).save(frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, "loop.py"]

@@ -28,6 +28,8 @@ class PeopleCSVDataset(CSVDataset):
             return
         target = Path(get_filepath_str(self._get_save_path(), self._protocol))
         target.parent.mkdir(parents=True, exist_ok=True)
+        for stray in target.parent.glob(f".{target.name}.*.tmp"):  # a killed save's
+            stray.unlink(missing_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
