@@ -57,24 +57,86 @@ def audit() -> None:
     default=None,
     help="Ledger file (default: data/09_lineage/ledger.jsonl of the project).",
 )
+@click.option(
+    "--expect",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="A head kept offline (from an earlier `--anchor`); repeatable.",
+)
+@click.option(
+    "--anchor",
+    "print_anchor",
+    is_flag=True,
+    help="Print the verified heads to keep offline (SEQ:HASH per ledger).",
+)
+@click.option("--tracking-uri", default=None, help="MLflow tracking/registry URI.")
 @_one_line_errors
-def audit_verify(ledger_path: Path | None) -> None:
-    """Check the lineage ledger's hash chain and the files its entries name."""
-    from imagegen.provenance.ledger import lineage_ledger_path
+def audit_verify(
+    ledger_path: Path | None,
+    expect: tuple[str, ...],
+    print_anchor: bool,
+    tracking_uri: str | None,
+) -> None:
+    """Check the lineage ledger against its anchors, and the files its entries name.
+
+    Anchors (lineage ledger): every `lineage_head` tag of a registry version,
+    every `lineage.ledger_head` tag of an MLflow run; and each `--expect`.
+    """
+    from imagegen.provenance.ledger import Ledger, LedgerError, lineage_ledger_path
     from imagegen.provenance.verify import verify_lineage
 
     root = Path(project_root())
     path = ledger_path or lineage_ledger_path(root)
     if not path.exists():
         raise FileNotFoundError(f"no ledger at {path}")
-    report = verify_lineage(path, root)
+    anchors = [(e, "--expect") for e in expect]
+    incomplete: list[str] = []
+    uri = _tracking_uri(tracking_uri)
+    # MLflow records heads of the lineage ledger only (not the generation ledger).
+    lineage = path.resolve() == lineage_ledger_path(root).resolve()
+    if lineage and (
+        tracking_uri
+        or not uri.startswith("sqlite:///")
+        or Path(uri.removeprefix("sqlite:///")).exists()
+    ):
+        from mlflow import MlflowClient
+
+        from imagegen.provenance.verify import mlflow_anchors
+        from imagegen.registry import incomplete_versions
+
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        anchors += mlflow_anchors(client)
+        incomplete = [
+            f"{n} version {v} lacks {', '.join(m)}"
+            for n, v, m in incomplete_versions(client)
+        ]
+    report = verify_lineage(path, root, anchors)
+    if incomplete:
+        raise LedgerError(
+            f"incomplete registration(s): {'; '.join(incomplete)} (delete them, or "
+            "register again)"
+        )
     click.echo(verify_message(report))
+    if print_anchor:
+        from imagegen.provenance.generation_ledger import ledger_path as gen_path
+
+        generation = gen_path()
+        if generation is not None and not generation.is_absolute():
+            generation = root / generation
+        for ledger in (path, generation):
+            if ledger is not None and ledger.exists():
+                head = Ledger(ledger).verify(repair=True)
+                if head is not None:
+                    click.echo(f"anchor {ledger}: {head.seq}:{head.hash}")
 
 
 def verify_message(report: dict) -> str:
     """What `audit verify` checked: files for the lineage ledger, entries for the
     generation ledger (its entries name images, not files)."""
-    line = f"ok: {report['entries']} entries, head {report['head']}, hash chain intact"
+    line = (
+        f"ok: {report['entries']} entries, head {report['head']}, hash chain intact, "
+        f"{report['anchors_checked']} anchors match"
+    )
     if report["generation_entries"]:
         return line + f" ({report['generation_entries']} generation entries)"
     return line + f", {report['files_checked']} files match their last recorded digest"

@@ -5,11 +5,15 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are only ever written to files
+# Labels hold creators' text: "$\\foo$" must be drawn as is, never parsed as math.
+matplotlib.rcParams["text.parse_math"] = False
+matplotlib.rcParams["text.usetex"] = False
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from imagegen.images import to_uint8  # noqa: E402
+from imagegen.rights.metadata import plot_text  # noqa: E402
 
 
 def image_grid_figure(images: np.ndarray, grid_size: int, title: str = ""):
@@ -50,7 +54,9 @@ def curation_summary_figure(decisions):
     figure, axes = plt.subplots(2, 2, figsize=(11, 7))
     for ax, (title, raw_counts) in zip(np.ravel(axes), panels, strict=True):
         counts = pd.Series(raw_counts).sort_values()
-        ax.barh([str(i)[:40] for i in counts.index], counts.to_numpy(), color="#4c72b0")
+        ax.barh(
+            [plot_text(i, 40) for i in counts.index], counts.to_numpy(), color="#4c72b0"
+        )
         for y, value in enumerate(counts.to_numpy()):
             ax.text(value, y, f" {value}", va="center", fontsize=8)
         ax.set_title(title, fontsize=10)
@@ -77,7 +83,14 @@ def nearest_pairs_figure(pairs, title: str = ""):
                 ax.imshow(pixels[..., 0], cmap="gray", vmin=0, vmax=255)
             else:
                 ax.imshow(pixels)
-        ax_text.text(0, 0.5, caption, va="center", fontsize=7, family="monospace")
+        ax_text.text(
+            0,
+            0.5,
+            "\n".join(plot_text(line, 200) for line in caption.split("\n")),
+            va="center",
+            fontsize=7,
+            family="monospace",
+        )
     for ax in np.ravel(axes):
         ax.axis("off")
     axes[0][0].set_title("sample", fontsize=8)

@@ -16,8 +16,10 @@ from imagegen.hooks.validation import (
     CurationSupplyHooks,
     SamplesFolderHooks,
 )
+from imagegen.hooks.writer import ProjectWriterHooks
 
 HOOKS = (
+    ProjectWriterHooks(),
     ConfigValidationHooks(),
     SamplesFolderHooks(),
     LineageHooks(),

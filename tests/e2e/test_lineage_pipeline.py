@@ -250,3 +250,37 @@ def test_generate_pipeline_writes_labelled_images(rerun_project):
     )
     assert len(manifest) == 2
     assert imagegen(rerun_project, "audit", "verify").returncode == 0
+
+
+def test_a_consistent_rewrite_is_caught_by_the_registry_anchor(rerun_project):
+    from imagegen.provenance.ledger import Ledger, canonical_json, entry_hash
+
+    result = imagegen(rerun_project, "audit", "verify", "--anchor")
+    assert result.returncode == 0, result.stderr
+    assert "anchors match" in result.stdout
+    kept = [line.split(": ", 1)[1] for line in result.stdout.splitlines()[1:2]]
+    ledger = Ledger(rerun_project / "data/09_lineage/ledger.jsonl")
+    entries = list(ledger.entries())
+    # A forger swaps the training set's record and recomputes every later hash.
+    entries[3]["outputs"] = {"forged": {"sha256": "0" * 64}}
+    prev = entries[2]["hash"]
+    for entry in entries[3:]:
+        entry["prev_hash"] = prev
+        entry["hash"] = prev = entry_hash(entry)
+    ledger.path.write_text("".join(canonical_json(e) + "\n" for e in entries))
+    ledger.repair_head()
+    result = imagegen(rerun_project, "audit", "verify")
+    assert result.returncode == 1
+    assert "the ledger was rewritten or restarted" in result.stderr
+    assert "imagegen-digits-dcgan version 1 (lineage_head)" in result.stderr
+    # The head kept offline catches it even without the registry.
+    offline = imagegen(
+        rerun_project,
+        "audit",
+        "verify",
+        "--expect",
+        kept[0],
+        "--tracking-uri",
+        f"sqlite:///{rerun_project}/nothing.db",
+    )
+    assert offline.returncode == 1 and "--expect records head" in offline.stderr

@@ -175,3 +175,14 @@ def test_a_versionless_name_agrees_with_its_versioned_licence(tmp_path):
     assert rows.loc["a.jpg", ["reason", "licence"]].tolist() == ["ok", "CC-BY-4.0"]
     assert rows.loc["a.jpg", "licence_source"] == "manifest|exif"
     assert rows.loc["b.jpg", "reason"] == "licence_denied:LicenseRef-CC-BY-NC"
+
+
+def test_a_manifest_over_its_size_limit_is_ignored_not_read(tmp_path, monkeypatch):
+    from imagegen.pipelines.curation import nodes
+
+    (tmp_path / "a.png").write_bytes(_png(1))
+    _manifest(tmp_path, [["a.png", "CC0-1.0", "Ana"]])
+    assert nodes.read_manifest(RawFolder(tmp_path))["creator"].tolist() == ["Ana"]
+    size = (tmp_path / "manifest.csv").stat().st_size
+    monkeypatch.setattr(nodes, "MAX_MANIFEST_BYTES", size - 1)
+    assert nodes.read_manifest(RawFolder(tmp_path)).empty

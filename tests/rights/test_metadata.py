@@ -188,3 +188,86 @@ def test_c2pa_marker_without_a_manifest_is_no_signal():
 def test_clean_text_is_one_bounded_line():
     assert md.clean_text("a\nb\x00c\u2028d  e") == "a b c d e"
     assert len(md.clean_text("x" * 1000)) == md.MAX_TEXT
+
+
+def test_bidi_and_zero_width_characters_are_removed():
+    from imagegen.rights.metadata import clean_text
+
+    assert clean_text("invoice\u202egnp.exe") == "invoicegnp.exe"
+    assert clean_text("a\u200bb\u2066c\u2069\ufeff") == "abc"
+
+
+def test_csv_cells_are_neutralised_reversibly():
+    import pandas as pd
+
+    from imagegen.rights.metadata import csv_restored, csv_safe
+
+    frame = pd.DataFrame(
+        {
+            "creator": ["=1+1", "+1", "-2+3", "@SUM(1)", "\t=1", "\r=1", "'=x", "ok"],
+            "score": [-0.5, 1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    safe = csv_safe(frame)
+    assert safe["creator"].tolist() == [
+        "'=1+1",
+        "'+1",
+        "'-2+3",
+        "'@SUM(1)",
+        "'\t=1",
+        "'\r=1",
+        "''=x",
+        "ok",
+    ]
+    assert safe["score"].tolist() == frame["score"].tolist()  # numbers stay numbers
+    assert csv_restored(safe).equals(frame)
+
+
+def test_people_csv_dataset_writes_text_cells_and_reads_back_the_values(tmp_path):
+    import pandas as pd
+
+    from imagegen.datasets.people_csv import PeopleCSVDataset
+
+    frame = pd.DataFrame({"creator": ["=HYPERLINK(1)", "A. Artist"], "n": ["1", "2"]})
+    dataset = PeopleCSVDataset(
+        filepath=str(tmp_path / "x.csv"),
+        save_args={"index": False},
+        load_args={"dtype": str, "keep_default_na": False},
+    )
+    dataset.save(frame)
+    assert "'=HYPERLINK(1)" in (tmp_path / "x.csv").read_text()
+    assert dataset.load().equals(frame)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]  # no temp file left
+
+
+def test_markdown_links_only_for_http():
+    from imagegen.rights.metadata import markdown_link
+
+    assert markdown_link("https://example.org/a") == "<https://example.org/a>"
+    assert markdown_link("javascript:alert(1)") == r"javascript:alert\(1\)"
+    assert markdown_link("http://x/<script>") == r"http://x/\<script\>"
+
+
+def test_a_creator_in_dollars_is_drawn_not_parsed():
+    import pandas as pd
+
+    from imagegen.plots import curation_summary_figure
+
+    decisions = pd.DataFrame(
+        {
+            "decision": ["accepted", "accepted"],
+            "reason": ["ok", "ok"],
+            "licence": ["CC0-1.0", "CC0-1.0"],
+            "creator": [r"$\foo$", r"$\frac{1}{$"],
+        }
+    )
+    figure = curation_summary_figure(decisions)
+    figure.canvas.draw()  # mathtext would raise here
+
+
+def test_an_unparsable_source_url_is_counted_not_fatal():
+    from imagegen.provenance.audit import source_host
+
+    assert source_host("http://[") == "(unparsable URL)"
+    assert source_host("https://example.org/x") == "example.org"
+    assert source_host("") == "(no source)"

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from imagegen.provenance.public_summary import build_public_summary, summary_markdown
-from imagegen.rights.metadata import markdown_text
+from imagegen.rights.metadata import csv_restored, markdown_text
 
 WORK_COLUMNS = ["work_id", "path", "title", "creator", "licence", "source_url"]
 TAKEDOWN_TAG = "takedown."  # version tag `takedown.<work_id>` = date and reason
@@ -64,12 +64,20 @@ def download_lineage_table(client, run_id: str, name: str, dst: str | Path):
         path = client.download_artifacts(run_id, f"lineage/{name}", str(dst))
     except Exception:  # noqa: BLE001 - MLflow raises its own types for a missing file
         return None
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return csv_restored(pd.read_csv(path, dtype=str, keep_default_na=False))
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     present = [c for c in WORK_COLUMNS if c in frame.columns]
     return frame[present].fillna("").astype(str).to_dict("records")
+
+
+def source_host(url: str) -> str:
+    """The host of a source URL; a URL that does not parse is counted as such."""
+    try:
+        return urlparse(str(url)).netloc or "(no source)"
+    except ValueError:  # e.g. "http://[": metadata is kept as text, never fatal
+        return "(unparsable URL)"
 
 
 def build_audit(
@@ -94,10 +102,7 @@ def build_audit(
         for s in re.split(r"[|,]", str(cell))
         if s
     )
-    hosts = Counter(
-        urlparse(u).netloc or "(no source)"
-        for u in training_manifest["source_url"].fillna("")
-    )
+    hosts = Counter(source_host(u) for u in training_manifest["source_url"].fillna(""))
     creators = sorted(set(training_manifest["creator"].fillna("")) - {""})
     formats = Counter(
         PurePosixPath(p).suffix.lower().lstrip(".") or "(none)"
@@ -324,7 +329,7 @@ def audit_model(client, ref: str) -> dict[str, Any]:
                 raise AuditError(
                     f"{ref}: lineage/{name} is missing from run {version.run_id}"
                 )
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
+            return csv_restored(pd.read_csv(path, dtype=str, keep_default_na=False))
 
         digest = json.loads((local / "dataset_digest.json").read_text())
         manifest, holdout, decisions = (

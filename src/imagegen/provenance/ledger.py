@@ -8,6 +8,14 @@ reordering any entry breaks the chain; truncating the tail is caught by the
 Appends are serialised with an exclusive `flock` and written with a single
 `write` call followed by `fsync`, so a crashed process never leaves half a
 line; a line torn by a power loss is dropped by the next writer, which logs it.
+A writer killed between its entry and `HEAD` leaves `HEAD` on an earlier
+entry of an intact chain: the next writer and `verify(repair=True)` recognise
+that as an interrupted append and move `HEAD` forward; stray `.HEAD.*.tmp`
+files are removed under the lock.
+
+A writer can still recompute a consistent chain. `check_anchors` compares the
+chain with heads recorded elsewhere (registry tags, MLflow run tags, the
+hashes an auditor keeps offline), which catches that.
 """
 
 from __future__ import annotations
@@ -98,6 +106,7 @@ class Ledger:
             if written != len(data):
                 raise OSError(f"short write to {self.path}: {written} of {len(data)}")
             os.fsync(fd)
+            self._clean_stray_heads()
             self._write_head(Head(last["seq"], last["hash"]))
             return entries
         finally:
@@ -126,6 +135,11 @@ class Ledger:
             return None
         return json.loads(tail[:-1].rsplit(b"\n", 1)[-1])
 
+    def _clean_stray_heads(self) -> None:
+        """Remove `.HEAD.<pid>.tmp` files of killed writers (called under the lock)."""
+        for stray in self.head_path.parent.glob(self.head_path.name + ".*.tmp"):
+            stray.unlink(missing_ok=True)
+
     def _write_head(self, head: Head) -> None:
         tmp = self.head_path.with_name(self.head_path.name + f".{os.getpid()}.tmp")
         tmp.write_text(canonical_json({"seq": head.seq, "hash": head.hash}) + "\n")
@@ -151,9 +165,61 @@ class Ledger:
                     raise LedgerError(f"line {number}: not a JSON object")
                 yield entry
 
-    def verify(self) -> Head | None:
-        """Check the chain and the HEAD file; raise LedgerError at the first bad entry."""
-        prev, last = GENESIS, None
+    def verify(self, repair: bool = False) -> Head | None:
+        """Check the chain and the HEAD file; raise LedgerError at the first bad entry.
+
+        `HEAD` on an earlier entry of an intact chain is an append interrupted
+        between the entry and `HEAD`: with `repair`, `HEAD` is moved to the
+        last entry (under the writers' lock) instead of failing.
+        """
+        last, hashes = self._verify_chain()
+        head = self.head()
+        if head == last:
+            return last
+        interrupted = (
+            head is not None
+            and last is not None
+            and head.seq < last.seq
+            and hashes[head.seq] == head.hash
+        )
+        if interrupted and repair:
+            self.repair_head()
+            logger.warning(
+                "ledger %s: HEAD was at seq %d, the chain ends at seq %d: an "
+                "interrupted append, HEAD repaired",
+                self.path,
+                head.seq,
+                last.seq,
+            )
+            return last
+        if interrupted:
+            raise LedgerError(
+                f"HEAD file says {head} but the intact chain goes on to {last}: an "
+                "append was interrupted before HEAD (`imagegen audit verify` repairs it)"
+            )
+        raise LedgerError(
+            f"HEAD file says {head} but the ledger ends at {last}: entries were "
+            "removed from the end, or HEAD was edited"
+        )
+
+    def repair_head(self) -> None:
+        """Point HEAD at the last entry, under the writers' lock; clean stray files."""
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            last = self._last_entry(fd)
+            self._clean_stray_heads()
+            if last is not None:
+                self._write_head(Head(last["seq"], last["hash"]))
+        finally:
+            os.close(fd)
+
+    def hashes(self) -> list[str]:
+        """The hash of every entry, by seq, after checking the chain."""
+        return self._verify_chain()[1]
+
+    def _verify_chain(self) -> tuple[Head | None, list[str]]:
+        prev, last, hashes = GENESIS, None, []
         for number, entry in enumerate(self.entries(), start=1):
             where = (
                 f"line {number} (seq {entry.get('seq')}, node {entry.get('node', '-')})"
@@ -167,10 +233,34 @@ class Ledger:
             if entry.get("hash") != entry_hash(entry):
                 raise LedgerError(f"{where}: content does not match its hash (edited)")
             prev, last = entry["hash"], Head(entry["seq"], entry["hash"])
-        head = self.head()
-        if head != last:
+            hashes.append(entry["hash"])
+        return last, hashes
+
+
+def parse_anchor(text: str) -> Head:
+    """'SEQ:HASH' (as in the `lineage_head` tags) -> Head; ValueError otherwise."""
+    seq, _, digest = str(text).strip().partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise ValueError(f"anchor {text!r} is not SEQ:SHA256")
+    return Head(int(seq), digest.lower())
+
+
+def check_anchors(hashes: list[str], anchors: list[tuple[str, str]]) -> int:
+    """Raise LedgerError unless every (SEQ:HASH, where) anchor is an entry of the chain."""
+    for text, where in anchors:
+        try:
+            anchor = parse_anchor(text)
+        except ValueError as exc:
+            raise LedgerError(f"{where}: {exc}") from exc
+        if anchor.seq >= len(hashes):
             raise LedgerError(
-                f"HEAD file says {head} but the ledger ends at {last}: entries were "
-                "removed from the end, or HEAD was edited"
+                f"{where} records head {anchor.seq}:{anchor.hash[:16]} but the ledger "
+                f"has {len(hashes)} entries: it was cut or restarted"
             )
-        return last
+        if hashes[anchor.seq] != anchor.hash:
+            raise LedgerError(
+                f"{where} records head {anchor.seq}:{anchor.hash[:16]} but entry "
+                f"seq {anchor.seq} hashes to {hashes[anchor.seq][:16]}: the ledger was "
+                "rewritten or restarted"
+            )
+    return len(anchors)

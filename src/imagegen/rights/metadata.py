@@ -14,6 +14,7 @@ keeps matching namespace-aware and the parser hardened.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -56,6 +57,18 @@ _C2PA_TRAINING_LABELS = frozenset({"c2pa.training-mining", "cawg.training-mining
 _C2PA_RESERVED_USES = frozenset({"notAllowed", "constrained"})
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Bidi overrides/isolates and zero-width characters: removed, so that
+# "invoice\u202egnp.exe" cannot display as "invoiceexe.png" anywhere.
+_INVISIBLE = re.compile(r"[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# OWASP CSV injection: a cell a spreadsheet would read as a formula.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
+# Served with our HTML reports: no script, no remote resource, no form target.
+CSP_META = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+    "img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'\">"
+)
 _SPACES = re.compile(r"\s+")
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+!|]")
 
@@ -102,8 +115,62 @@ def clean_text(value: Any, limit: int = MAX_TEXT) -> str:
         return ""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    text = _SPACES.sub(" ", _CONTROL.sub(" ", str(value))).strip()
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", _INVISIBLE.sub("", str(value)))).strip()
     return text[:limit]
+
+
+def html_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """Text read from a file, for an HTML page: one bounded line, HTML-escaped."""
+    return html.escape(clean_text(value, limit), quote=True)
+
+
+def markdown_link(url: Any, limit: int = MAX_TEXT) -> str:
+    """A Markdown autolink for an http(s) URL; any other URL as escaped text."""
+    text = clean_text(url, limit)
+    if re.fullmatch(r"https?://[^\s<>\\\[\]()`|]+", text):
+        return f"<{text}>"
+    return markdown_text(text, limit)
+
+
+def plot_text(value: Any, limit: int = 80) -> str:
+    """Text read from a file, for a figure (`plots.py` turns mathtext off)."""
+    return clean_text(value, limit)
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: `'` before a leading = + - @ tab or CR.
+
+    Reversible (`restore_csv_cell`): a value already starting with `'` and
+    one of those characters gets one more `'`.
+    """
+    if isinstance(value, str) and _FORMULA.match(value):
+        return "'" + value
+    return value
+
+
+def restore_csv_cell(value: Any) -> Any:
+    """The value `csv_cell` was given."""
+    if isinstance(value, str) and _NEUTRALISED.match(value):
+        return value[1:]
+    return value
+
+
+def csv_safe(frame):
+    """A copy of `frame` whose text cells are `csv_cell`-neutralised (for people)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
+            out[column] = out[column].map(csv_cell)
+    return out
+
+
+def csv_restored(frame):
+    """A frame read from a `csv_safe` CSV, with its original values."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
+            out[column] = out[column].map(restore_csv_cell)
+    return out
 
 
 def markdown_text(value: Any, limit: int = MAX_TEXT) -> str:

@@ -676,7 +676,12 @@ def inventory_folder(
         else:
             # spawn: the Kedro process may hold TensorFlow threads that fork would copy.
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with ProcessPoolExecutor(
+                workers,
+                mp_context=context,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            ) as pool:
                 pending: deque = deque()
                 for chunk in _chunks(chain(head, paths), chunk_size):
                     future = pool.submit(
@@ -688,6 +693,25 @@ def inventory_folder(
                 while pending:
                     rows.extend(_chunk_rows(*pending.popleft(), progress))
     return _resolve_links(folder, rows, settings)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: the kernel kills this worker when the run is killed.
+
+    Linux `PR_SET_PDEATHSIG` through ctypes (no library offers it without a
+    build step); elsewhere the pool's own shutdown is all there is.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _chunk_rows(chunk: list[str], future, progress: tqdm) -> list[dict]:

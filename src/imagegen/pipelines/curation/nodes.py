@@ -131,6 +131,10 @@ def inventory_works(
     return inventory
 
 
+# About 500 bytes a row for a million works: far above any real manifest.
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
+
+
 def read_manifest(raw_folder: RawFolder) -> pd.DataFrame:
     """The dataset's `manifest.csv` (path, licence, creator, title, source_url), if any.
 
@@ -143,7 +147,16 @@ def read_manifest(raw_folder: RawFolder) -> pd.DataFrame:
     path = raw_folder.metadata_file("manifest.csv")
     if path is None:
         return pd.DataFrame(columns=columns)
-    text = path.read_bytes().decode("utf-8-sig", "replace").replace("\0", "")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        # Read as absent: every work then goes to review as licence_unknown.
+        logger.warning(
+            "manifest.csv is over %d bytes: ignored (its works go to review)",
+            MAX_MANIFEST_BYTES,
+        )
+        return pd.DataFrame(columns=columns)
+    text = data.decode("utf-8-sig", "replace").replace("\0", "")
     rows, bad = [], 0
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(reader, [])]

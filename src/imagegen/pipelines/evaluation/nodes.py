@@ -25,6 +25,7 @@ from imagegen.metrics.memorisation import audit_nearest_works
 # Nodes of this pipeline that the monitor shares: they live with the metrics.
 from imagegen.metrics.quality import embed_images, measure_quality  # noqa: F401
 from imagegen.plots import image_grid_figure, nearest_pairs_figure
+from imagegen.rights.metadata import CSP_META
 
 logger = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def render_evaluation_report(
     verdict = "PASSED" if report["gate_passed"] else "FAILED"
     esc = html.escape
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>imagegen evaluation</title>
+<html><head><meta charset="utf-8">{CSP_META}<title>imagegen evaluation</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 6px;font-size:small}}</style></head><body>
 <h1>Evaluation: gates {verdict}</h1>

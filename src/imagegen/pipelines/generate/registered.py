@@ -23,14 +23,16 @@ def images_from_registry(
 
     Every image is recorded in the generation ledger with the bytes handed out.
     """
-    import mlflow
     from mlflow import MlflowClient
 
     from imagegen.provenance.generation_ledger import record_images
+    from imagegen.registry import load_verified_model
     from imagegen.serving import ledger_fields
 
-    version = resolve_version(MlflowClient(), model_ref)
-    model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
+    client = MlflowClient()
+    version = resolve_version(client, model_ref)
+    # Files checked against the version's digest tags before anything is unpickled.
+    model = load_verified_model(client, version.name, str(version.version))
     request = pd.DataFrame({"seed": [int(seed)], "n": [int(n)]})
     for key, value in options.items():
         if value is not None:

@@ -24,6 +24,7 @@ from imagegen.pipelines.monitor.regeneration import (
 from imagegen.provenance.audit import download_lineage, takedown_tags
 from imagegen.provenance.generation_ledger import ledger_path
 from imagegen.provenance.takedown import affected_aliases
+from imagegen.rights.metadata import CSP_META
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +109,9 @@ def measure_generations(
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """Per model version: regenerate its recorded images, measure, compare to thresholds."""
-    import mlflow
     from mlflow import MlflowClient
+
+    from imagegen.registry import load_verified_model
 
     report: dict[str, Any] = {
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -153,8 +155,8 @@ def measure_generations(
                 "preprocessing with --params raw_dir=<its folder>, then the monitor"
             )
             continue
-        python_model = mlflow.pyfunc.load_model(
-            f"models:/{name}/{version}"
+        python_model = load_verified_model(
+            client, name, str(version)
         ).unwrap_python_model()
         images, mismatches = regenerate(
             python_model, version_rows.tail(params["max_images"])
@@ -323,20 +325,26 @@ def _fit_time_axis(ax, times: pd.Series) -> None:
 
 def _trend_html(report: dict[str, Any], history: pd.DataFrame) -> str:
     rows = "".join(
-        f"<tr><td>{key}</td><td>{entry.get('images')}</td>"
+        f"<tr><td>{html.escape(key)}</td><td>{entry.get('images')}</td>"
         f"<td>{entry.get('kid', '')}</td><td>{entry.get('fid', '')}</td>"
         f"<td>{entry.get('memorised_fraction', '')}</td>"
-        f"<td>{'; '.join(entry.get('alerts', [])) or entry.get('skipped', 'none')}</td></tr>"
+        f"<td>{html.escape('; '.join(entry.get('alerts', [])) or entry.get('skipped', 'none'))}"
+        "</td></tr>"
         for key, entry in report["versions"].items()
     )
-    table = history.to_html(index=False) if len(history) else "<p>No checks yet.</p>"
+    table = (
+        history.to_html(index=False, escape=True)
+        if len(history)
+        else "<p>No checks yet.</p>"
+    )
     takedowns = "".join(
         f"<li>{html.escape(key)}: trained on withdrawn work(s) "
         f"{html.escape(', '.join(t['work_id'] for t in flag['takedowns']))}</li>"
         for key, flag in report.get("takedowns", {}).items()
     )
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>imagegen monitoring"
+        f"<!doctype html><html><head><meta charset='utf-8'>{CSP_META}"
+        "<title>imagegen monitoring"
         "</title></head><body><h1>Monitoring</h1>"
         f"<p>Checked {report['checked_at']}, up to generation-ledger entry "
         f"{report['last_seq']}.</p><table border='1'><tr><th>version</th><th>images</th>"

@@ -10,6 +10,7 @@ from typing import Any
 
 from imagegen.framework.backlog import log_artifact, log_dict, log_text
 from imagegen.metrics.gates import describe_gate, gates_passed, judge_gates
+from imagegen.rights.metadata import csv_safe
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def register_model(
     params: dict[str, Any],
     raw_dir: str,
 ) -> dict[str, Any]:
-    """Log the generator as a pyfunc model, register a version, set its alias and tags."""
+    """Log the generator and its lineage files to the run; prepare the version's tags."""
     from imagegen.framework.backlog import is_unreachable
 
     try:
@@ -67,17 +68,21 @@ def _register_model(
     import mlflow
     from mlflow import MlflowClient
 
-    from imagegen.registry import log_generator, registered_name
+    from imagegen.registry import fault_point, log_generator_model, registered_name
 
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("registration needs the MLflow run that kedro-mlflow opens")
     name = registered_name(params, training_summary["model"], raw_dir)
     # The version's lineage lives in its own run, whichever pipelines ran before.
-    log_text(attribution_table.to_csv(index=False), "attribution/attribution.csv")
-    log_text(training_manifest.to_csv(index=False), "lineage/training_manifest.csv")
+    log_text(
+        csv_safe(attribution_table).to_csv(index=False), "attribution/attribution.csv"
+    )
+    log_text(
+        csv_safe(training_manifest).to_csv(index=False), "lineage/training_manifest.csv"
+    )
     log_dict(dataset_digest, "lineage/dataset_digest.json")
-    version = log_generator(
+    logged = log_generator_model(
         generator,
         name,
         run_id=run.info.run_id,
@@ -85,14 +90,10 @@ def _register_model(
         max_n=params["max_n"],
         extra_config={"max_images_per_request": params["max_images_per_request"]},
     )
-    client = MlflowClient()
-    client.set_registered_model_alias(name, params["alias"], version)
+    fault_point("model_logged")
     # Judged again (evaluation logged its own verdicts): the registration
     # pipeline may run alone, after the gates in its parameters changed.
     verdicts = judge_gates(evaluation_metrics, params["gates"])
-    promoted = promote_if_gates_pass(
-        client, name, version, verdicts, evaluation_metrics, params["champion_alias"]
-    )
     tags = {
         "dataset_digest": dataset_digest["dataset_digest"],
         "n_works": str(dataset_digest["n_works"]),
@@ -107,9 +108,79 @@ def _register_model(
         "evaluation_source": evaluation_metrics.get("source", "generator"),
         **gate_tags(verdicts),
         "gates_passed": str(gates_passed(verdicts)).lower(),
+        **logged["digests"],
     }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
+    return {
+        "name": name,
+        # The number the version will most likely get; `publish_version` says
+        # which it got (the audit is written before the version exists).
+        "version": str(_next_version(MlflowClient(), name)),
+        "alias": params["alias"],
+        "run_id": run.info.run_id,
+        "source": logged["model_uri"],
+        "model_id": logged["model_id"],
+        "verdicts": verdicts,
+        "evaluation_source": evaluation_metrics.get("source", "generator"),
+        "tags": tags,
+    }
+
+
+def _next_version(client, name: str) -> int:
+    """The version number the registry gives the next version of `name`."""
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except Exception:  # noqa: BLE001 - a model not yet registered
+        return 1
+    return max((int(v.version) for v in versions), default=0) + 1
+
+
+def publish_version(
+    registration_plan: dict[str, Any],
+    lineage_tags: dict[str, str],
+    evaluation_metrics: dict[str, Any],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Create the version with all its tags in one call, then move its aliases."""
+    from mlflow import MlflowClient
+
+    from imagegen.registry import (
+        create_version,
+        fault_point,
+        missing_lineage_tags,
+        set_alias,
+    )
+
+    plan = registration_plan
+    name, tags = plan["name"], {**plan["tags"], **lineage_tags}
+    missing = missing_lineage_tags(tags)
+    if missing:
+        raise RuntimeError(
+            f"{name}: lineage tag(s) {', '.join(missing)} missing; no version created"
+        )
+    client = MlflowClient()
+    version = create_version(
+        client, name, plan["source"], plan["run_id"], tags, plan["model_id"]
+    )
+    fault_point("version_created")
+    if version != plan["version"]:
+        logger.warning(
+            "%s: the audit logged in run %s names version %s; the registry gave %s",
+            name,
+            plan["run_id"],
+            plan["version"],
+            version,
+        )
+    set_alias(client, name, version, params["alias"])
+    fault_point("candidate_set")
+    promoted = promote_if_gates_pass(
+        client,
+        name,
+        version,
+        plan["verdicts"],
+        evaluation_metrics,
+        params["champion_alias"],
+    )
+    fault_point("champion_set")
     logger.info(
         "Registered %s version %s with alias %r", name, version, params["alias"]
     )
@@ -118,14 +189,14 @@ def _register_model(
         "version": version,
         "alias": params["alias"],
         "champion": promoted,
-        "run_id": run.info.run_id,
+        "run_id": plan["run_id"],
         "model_uri": f"models:/{name}/{version}",
         "tags": tags,
     }
 
 
 def record_model_lineage(
-    registration_record: dict[str, Any],
+    registration_plan: dict[str, Any],
     feature_encoder,
     dataset_digest: dict[str, Any],
     training_manifest,
@@ -134,10 +205,9 @@ def record_model_lineage(
     raw_dir: str,
     champion_alias: str,
     public_summary: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Log the version's lineage (inputs, decisions, audit) to its run and tag it."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Log the version's lineage (inputs, decisions, audit) to its run; its lineage tags."""
     import mlflow
-    from mlflow import MlflowClient
 
     from imagegen.provenance.audit import audit_markdown, build_audit
     from imagegen.provenance.ledger import Ledger, lineage_ledger_path
@@ -156,21 +226,28 @@ def record_model_lineage(
         if c in holdout_works.columns
     ]
     log_text(
-        holdout_works[holdout_columns].to_csv(index=False), "lineage/holdout_works.csv"
+        csv_safe(holdout_works[holdout_columns]).to_csv(index=False),
+        "lineage/holdout_works.csv",
     )
-    log_text(curation_decisions.to_csv(index=False), "lineage/curation_decisions.csv")
+    log_text(
+        csv_safe(curation_decisions).to_csv(index=False),
+        "lineage/curation_decisions.csv",
+    )
     # The extractor its evaluation used: monitoring measures with the same one.
     with tempfile.TemporaryDirectory() as tmp:
         encoder_path = Path(tmp) / "feature_encoder.keras"
         feature_encoder.save(encoder_path)
         log_artifact(encoder_path, "lineage")
+    plan = registration_plan
+    champion = plan["evaluation_source"] == "generator" and gates_passed(
+        plan["verdicts"]
+    )
     model = {
-        "name": registration_record["name"],
-        "version": registration_record["version"],
-        "aliases": [registration_record["alias"]]
-        + ([champion_alias] if registration_record.get("champion") else []),
-        "run_id": registration_record["run_id"],
-        "source": registration_record["model_uri"],
+        "name": plan["name"],
+        "version": plan["version"],
+        "aliases": [plan["alias"]] + ([champion_alias] if champion else []),
+        "run_id": plan["run_id"],
+        "source": plan["source"],
     }
     audit = build_audit(
         model,
@@ -187,15 +264,12 @@ def record_model_lineage(
     log_dict(audit, "audit/audit.json")
     log_text(audit_markdown(audit), "audit/audit.md")
     head = ledger.head()
-    client = MlflowClient()
     tags = {
         "audit": f"runs:/{model['run_id']}/audit/audit.md",
         "public_summary": f"runs:/{model['run_id']}/audit/public_summary.md",
         "lineage_head": f"{head.seq}:{head.hash}" if head else "",
         "opt_outs_honoured": str(audit["curation"]["opt_outs_honoured"]),
     }
-    for key, value in tags.items():
-        client.set_model_version_tag(model["name"], model["version"], key, value)
     logger.info(
         "Lineage of %s version %s: %d works, %d opt-outs honoured",
         model["name"],
@@ -203,7 +277,7 @@ def record_model_lineage(
         audit["dataset"]["n_works"],
         audit["curation"]["opt_outs_honoured"],
     )
-    return audit
+    return audit, tags
 
 
 def _last_curated(ledger) -> str | None:
@@ -262,6 +336,8 @@ def promote_if_gates_pass(
             "; ".join(failed),
         )
         return False
-    client.set_registered_model_alias(name, champion_alias, version)
+    from imagegen.registry import set_alias
+
+    set_alias(client, name, version, champion_alias)
     logger.info("All gates passed: %s version %s is %r", name, version, champion_alias)
     return True

@@ -20,13 +20,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:registration",
                     "params:raw_dir",
                 ],
-                "registration_record",
+                "registration_plan",
                 name="register_model",
             ),
             Node(
                 nodes.record_model_lineage,
                 [
-                    "registration_record",
+                    "registration_plan",
                     "feature_encoder",
                     "dataset_digest",
                     "training_manifest",
@@ -36,9 +36,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:registration.champion_alias",
                     "params:registration.public_summary",
                 ],
-                "model_audit",
+                ["model_audit", "lineage_tags"],
                 name="record_model_lineage",
                 tags=["audit"],
+            ),
+            # Last: the version, created with every tag, then its aliases.
+            Node(
+                nodes.publish_version,
+                [
+                    "registration_plan",
+                    "lineage_tags",
+                    "evaluation_metrics",
+                    "params:registration",
+                ],
+                "registration_record",
+                name="publish_version",
             ),
             Node(
                 nodes.render_public_summary,
