@@ -118,7 +118,9 @@ def test_no_csv_cell_a_person_opens_is_a_formula(hostile_project):
 
 
 def test_no_script_runs_in_any_rendered_output(hostile_project, tmp_path):
-    audit = imagegen(hostile_project, "audit", "model", "imagegen-digits-dcgan@candidate")
+    audit = imagegen(
+        hostile_project, "audit", "model", "imagegen-digits-dcgan@candidate"
+    )
     assert audit.returncode == 0, audit.stderr
     assert "pwned-script" in audit.stdout  # the payloads are there, as text
     pages = {

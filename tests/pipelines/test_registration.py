@@ -181,7 +181,8 @@ def test_version_without_lineage_tags_never_gets_an_alias(registry):
     record = register(GOOD)
     # A version as an older writer, killed between creation and tags, left it.
     bare = client.create_model_version(
-        "imagegen-digits-dcgan", client.get_model_version("imagegen-digits-dcgan", "1").source
+        "imagegen-digits-dcgan",
+        client.get_model_version("imagegen-digits-dcgan", "1").source,
     )
     with pytest.raises(AuditError, match="lacks lineage tag"):
         set_alias(client, "imagegen-digits-dcgan", bare.version, "candidate")
