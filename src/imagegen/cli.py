@@ -133,13 +133,13 @@ def audit_verify(
 def verify_message(report: dict) -> str:
     """What `audit verify` checked: files for the lineage ledger, entries for the
     generation ledger (its entries name images, not files)."""
-    line = (
-        f"ok: {report['entries']} entries, head {report['head']}, hash chain intact, "
-        f"{report['anchors_checked']} anchors match"
-    )
+    line = f"ok: {report['entries']} entries, head {report['head']}, hash chain intact"
     if report["generation_entries"]:
         return line + f" ({report['generation_entries']} generation entries)"
-    return line + f", {report['files_checked']} files match their last recorded digest"
+    return line + (
+        f", {report['anchors_checked']} anchors match, "
+        f"{report['files_checked']} files match their last recorded digest"
+    )
 
 
 @audit.command("model")
