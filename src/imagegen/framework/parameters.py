@@ -30,11 +30,24 @@ class DefaultDataParams(Strict):
     dir: str = Field(min_length=1)
 
 
+class DaskParams(Strict):
+    # Scheduler address (tcp://host:8786); empty: a LocalCluster inside the node.
+    address: str = ""
+    workers: int = Field(default=2, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+    memory_limit: str = Field(default="2GiB", min_length=1)
+    retries: int = Field(default=2, ge=0)
+    # Chunks submitted ahead of the results (0: four per worker thread).
+    tasks_in_flight: int = Field(default=0, ge=0)
+
+
 class CurationParams(Strict):
     default_data: DefaultDataParams
     data_docs_dir: str = Field(min_length=1)
     workers: int | None = Field(default=None, ge=1)
     chunk_size: int = Field(default=64, ge=1)
+    executor: Literal["local", "dask"] = "local"
+    dask: DaskParams = DaskParams()
 
 
 class PreprocessingParams(Strict):

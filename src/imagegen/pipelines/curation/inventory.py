@@ -16,14 +16,10 @@ import hashlib
 import io
 import json
 import logging
-import multiprocessing
 import os
 import stat
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from itertools import chain, islice
@@ -41,6 +37,7 @@ from imagegen.datasets.raw_folder import (
     entry_kind,
 )
 from imagegen.images import on_white, register_image_plugins, to_8bit
+from imagegen.pipelines.curation.executor import Executor, LocalExecutor
 from imagegen.rights import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
@@ -634,8 +631,9 @@ def near_duplicates(
 # --- many files --------------------------------------------------------------------
 
 
-def _probe_chunk(root: str, rels: list[str], settings: ProbeSettings) -> list[dict]:
-    folder = RawFolder(root)
+def _probe_chunk(
+    folder: RawFolder, settings: ProbeSettings, rels: list[str]
+) -> list[dict]:
     out = []
     for rel in rels:
         record = probe_file(folder, rel, settings)
@@ -654,12 +652,14 @@ def inventory_folder(
     settings: ProbeSettings,
     workers: int = 1,
     chunk_size: int = 64,
+    executor: Executor | None = None,
 ) -> list[FileRecord]:
-    """Probe every work of `folder`, in sorted order, over `workers` processes.
+    """Probe every work of `folder`, in sorted order, on `executor` or `workers` processes.
 
     Paths stream through a bounded queue of chunks, so memory holds only the
     chunks in flight plus the (small) records. Links inside `raw_dir` take
-    their target's result.
+    their target's result. A given executor (Dask) gets every chunk; without
+    one, small folders are probed in this process.
     """
     paths = folder.iter_works()
     head = list(islice(paths, 2 * chunk_size))
@@ -668,41 +668,20 @@ def inventory_folder(
     # stderr is not a terminal, so CI logs stay quiet.
     progress = tqdm(desc="inventory", unit=" files", disable=None, leave=False)
     with progress:
-        if workers <= 1 or len(head) < 2 * chunk_size:
+        if executor is None and (workers <= 1 or len(head) < 2 * chunk_size):
             for rel in chain(head, paths):
                 record = probe_file(folder, rel, settings)
                 rows.append({**record.as_row(), "deferred": record.deferred})
                 progress.update()
         else:
-            # spawn: the Kedro process may hold TensorFlow threads that fork would copy.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                pending: deque = deque()
-                for chunk in _chunks(chain(head, paths), chunk_size):
-                    future = pool.submit(
-                        _probe_chunk, str(folder.root), chunk, settings
-                    )
-                    pending.append((chunk, future))
-                    if len(pending) >= 4 * workers:
-                        rows.extend(_chunk_rows(*pending.popleft(), progress))
-                while pending:
-                    rows.extend(_chunk_rows(*pending.popleft(), progress))
+            executor = executor or LocalExecutor(workers)
+            chunks = _chunks(chain(head, paths), chunk_size)
+            for chunk, chunk_rows in executor.map_chunks(
+                _probe_chunk, chunks, folder, settings
+            ):
+                rows.extend(chunk_rows)
+                progress.update(len(chunk))
     return _resolve_links(folder, rows, settings)
-
-
-def _chunk_rows(chunk: list[str], future, progress: tqdm) -> list[dict]:
-    try:
-        rows = future.result()
-        progress.update(len(chunk))
-        return rows
-    except BrokenProcessPool as exc:
-        # A native decoder crash or the OOM killer: Python cannot catch either
-        # inside the worker. Name the chunk so a serial run can find the file.
-        raise RuntimeError(
-            f"an inventory worker died while reading {len(chunk)} files from "
-            f"{chunk[0]!r} to {chunk[-1]!r}; rerun with --params curation.workers=1 "
-            "to find the file"
-        ) from exc
 
 
 def _resolve_links(
