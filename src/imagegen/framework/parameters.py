@@ -108,6 +108,9 @@ class TrainingParams(Strict):
     augment: Literal["none", "diffaugment", "ada"] = "none"
     augmentation: AugmentationParams | None = None
     ema_decay: float = Field(default=0.0, ge=0, lt=1)
+    # Sharded training sets only: 0 = one permutation of all works per epoch
+    # (read by seeking); N = shards streamed through a seeded buffer of N works.
+    shuffle_buffer: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _augmentation_given(self) -> TrainingParams:

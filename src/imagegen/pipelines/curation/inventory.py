@@ -36,6 +36,7 @@ from imagegen.datasets.raw_folder import (
     RawFolder,
     entry_kind,
 )
+from imagegen.datasets.remote_folder import RemoteFolder, UnsafeKey
 from imagegen.images import on_white, register_image_plugins, to_8bit
 from imagegen.pipelines.curation.executor import Executor, LocalExecutor
 from imagegen.rights import metadata as md
@@ -263,6 +264,8 @@ def _follow_link(folder: RawFolder, rel: str, record: FileRecord) -> Path | None
 def _probe(
     folder: RawFolder, rel: str, settings: ProbeSettings, record: FileRecord
 ) -> None:
+    if isinstance(folder, RemoteFolder):
+        return _probe_object(folder, rel, settings, record)
     full = folder.path(rel)
     mode = 0
     try:
@@ -289,6 +292,11 @@ def _probe(
         if stat.S_ISDIR(mode) and not isinstance(exc, FileNotFoundError):
             record.integrity = "corrupt:unreadable_folder"
         return
+    _describe(folder, rel, settings, record, data)
+
+
+def _describe(folder, rel: str, settings: ProbeSettings, record: FileRecord, data):
+    """Everything after the read: integrity, metadata, pHash and faces of the bytes."""
     if record.size_bytes == 0:
         record.integrity = "corrupt:empty"
         return
@@ -304,6 +312,47 @@ def _probe(
     except md.MetadataError as exc:
         record.integrity = f"corrupt:{exc.code}"
     _merge_metadata(record, found)
+
+
+def _probe_object(
+    folder: RemoteFolder, rel: str, settings: ProbeSettings, record: FileRecord
+) -> None:
+    """A work on object storage: read through fsspec, then as a local file's bytes."""
+    try:
+        record.work_id, record.size_bytes, data = folder.read_work(
+            rel, settings.max_file_bytes
+        )
+    except UnsafeKey:
+        record.integrity = "not_an_image:unsafe_key"
+        return
+    except FileNotFoundError:
+        record.integrity = "corrupt:vanished"
+        return
+    except OSError as exc:
+        record.integrity = f"corrupt:unreadable_{type(exc).__name__}"
+        return
+    _describe(folder, rel, settings, record, data)
+
+
+def _external_metadata_object(folder: RemoteFolder, rel: str, limit: int) -> list:
+    """Sidecars and `_sources/` SVG of a work on object storage (see below)."""
+    found = []
+    candidates = [(c, "sidecar") for c in _sidecar_candidates(rel)]
+    candidates.append((f"{SOURCES_DIR}/{_stem(rel)}.svg", "svg_rdf"))
+    for candidate, source in candidates:
+        try:
+            data = folder.read_metadata(candidate, limit)
+        except OSError as exc:
+            raise md.MetadataError("metadata_unreadable", source) from exc
+        if data is None:
+            continue
+        if source == "sidecar":
+            if len(data) > limit:
+                raise md.MetadataError("metadata_too_large", source)
+            found.append(md.read_xmp(data, source, limit))
+        else:
+            found.append(md.read_svg_rdf(data, source, limit))
+    return found
 
 
 def _check_and_analyse(
@@ -435,6 +484,8 @@ def _external_metadata(folder: RawFolder, rel: str, settings: ProbeSettings) -> 
     raw_dir is no sidecar; one that is there but cannot be read may hold an
     opt-out, so the work is quarantined (MetadataError).
     """
+    if isinstance(folder, RemoteFolder):
+        return _external_metadata_object(folder, rel, settings.max_metadata_bytes)
     found = []
     limit = settings.max_metadata_bytes
     candidates = [(c, "sidecar") for c in _sidecar_candidates(rel)]
