@@ -194,3 +194,21 @@ def test_kedro_curation_from_s3_writes_the_local_decisions(corpus, tmp_path):
             project / "data/08_reporting/curation_decisions.csv"
         ).read_bytes()
     assert outputs["s3"] == outputs["local"]
+
+
+def test_preprocessing_reads_the_accepted_works_from_s3(corpus, policy):
+    import numpy as np
+
+    from imagegen.pipelines.preprocessing.nodes import build_image_set
+
+    local, _, _ = corpus
+    decisions = _decisions(RawFolder(local), policy)
+    accepted = decisions[decisions["decision"] == "accepted"].reset_index(drop=True)
+    assert len(accepted) >= 3
+    params = {"image_size": 16, "channels": 3}
+    on_disk = build_image_set(accepted, RawFolder(local), params, policy)
+    on_s3 = build_image_set(
+        accepted, RemoteFolder(f"s3://{BUCKET}/works"), params, policy
+    )
+    np.testing.assert_array_equal(on_s3["images"], on_disk["images"])
+    np.testing.assert_array_equal(on_s3["pixels_sha256"], on_disk["pixels_sha256"])

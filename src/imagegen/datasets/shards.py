@@ -1,6 +1,6 @@
 """The training set as shards on disk, read a batch at a time.
 
-A training set larger than one shard (`shard_mb`, 256 MB by default) is
+A training set larger than one shard (`shard_mb`, 512 MB in the catalog) is
 written as `shard-NNNNN.npy` files of float32 images (NumPy's own format: a
 header and the raw array, readable from any backend) with a small
 `shard-NNNNN.npz` of per-work arrays (labels, work ids, pixel digests) each,
