@@ -11,10 +11,11 @@ Two parts, each printing its figures and writing JSON under benchmarks/results/:
    cluster size that 10 million works would need for `--target-hours`.
 2. `training`: peak RSS of one training epoch (smoke-size DCGAN) on
    `--works` synthetic 64x64x3 works written as shards, each size in a fresh
-   process (shards are written by another process first).
+   process (shards are written by another process first); with
+   `--input-only`, one epoch of the streamed batches without the model.
 
     python benchmarks/scale.py curation [--files 2000] [--workers 2]
-    python benchmarks/scale.py training [--works 5000 50000]
+    python benchmarks/scale.py training [--works 5000 50000] [--input-only]
 
 Wall times depend on the machine's load, which is printed with them; CPU
 seconds per file are the steadier figure.
@@ -203,6 +204,32 @@ def _write_synthetic(directory: str, works: int, side: int) -> None:
     writer.close()
 
 
+def _input_epoch(directory: str) -> None:
+    """One epoch of the streamed input alone (batch 64); prints peak RSS as JSON."""
+    from imagegen.datasets.shards import ShardedTrainingSet
+    from imagegen.training.streaming import make_sharded_dataset
+
+    data = ShardedTrainingSet(directory)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    steps = sum(1 for _ in make_sharded_dataset(data, None, 64, 0, 0, 1))
+    print(  # noqa: T201
+        json.dumps(
+            {
+                "mode": "input_only",
+                "works": len(data),
+                "shards": len(data.shards),
+                "steps": steps,
+                "epoch_s": round(time.perf_counter() - started, 1),
+                "peak_rss_mib_before_epoch": round(rss_before, 1),
+                "peak_rss_mib": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                ),
+            }
+        )
+    )
+
+
 def _train_epoch(directory: str, checkpoints: str) -> None:
     """One epoch of a smoke-size DCGAN from the shards; prints peak RSS as JSON."""
     import yaml
@@ -230,6 +257,7 @@ def _train_epoch(directory: str, checkpoints: str) -> None:
     print(  # noqa: T201
         json.dumps(
             {
+                "mode": "train",
                 "works": len(data),
                 "shards": len(data.shards),
                 "steps": result.summary["steps"],
@@ -253,8 +281,13 @@ def training(args) -> dict:
             subprocess.run(
                 [*script, "write-shards", shards, str(works)], check=True, env=env
             )
+            epoch = (
+                ["input-epoch", shards]
+                if args.input_only
+                else ["train-epoch", shards, checkpoints]
+            )
             done = subprocess.run(
-                [*script, "train-epoch", shards, checkpoints],
+                [*script, *epoch],
                 check=True,
                 env=env,
                 capture_output=True,
@@ -272,7 +305,10 @@ def training(args) -> dict:
         "cpu_count": os.cpu_count(),
     }
     _print(result)
-    _write("scale_training.json", result)
+    _write(
+        "scale_training_input.json" if args.input_only else "scale_training.json",
+        result,
+    )
     return result
 
 
@@ -287,6 +323,11 @@ def main() -> int:
     cur.add_argument("--target-hours", type=float, default=8.0)
     tra = parts.add_parser("training")
     tra.add_argument("--works", type=int, nargs="+", default=[5000, 50000])
+    tra.add_argument(
+        "--input-only",
+        action="store_true",
+        help="stream the epoch's batches without a model (minutes, not hours)",
+    )
     # Internal: each run of `training` in fresh processes.
     write = parts.add_parser("write-shards")
     write.add_argument("directory")
@@ -294,7 +335,11 @@ def main() -> int:
     epoch = parts.add_parser("train-epoch")
     epoch.add_argument("directory")
     epoch.add_argument("checkpoints")
+    parts.add_parser("input-epoch").add_argument("directory")
     args = parser.parse_args()
+    if args.part == "input-epoch":
+        _input_epoch(args.directory)
+        return 0
     if args.part == "write-shards":
         _write_synthetic(args.directory, args.works, 64)
         return 0
