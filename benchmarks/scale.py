@@ -180,7 +180,7 @@ def curation(args) -> dict:
         "python": platform.python_version(),
     }
     _print(result)
-    _write("scale_curation.json", result)
+    _write(args.out or "scale_curation.json", result)
     return result
 
 
@@ -305,10 +305,8 @@ def training(args) -> dict:
         "cpu_count": os.cpu_count(),
     }
     _print(result)
-    _write(
-        "scale_training_input.json" if args.input_only else "scale_training.json",
-        result,
-    )
+    default = "scale_training_input.json" if args.input_only else "scale_training.json"
+    _write(args.out or default, result)
     return result
 
 
@@ -321,6 +319,7 @@ def main() -> int:
     cur.add_argument("--workers", type=int, default=2)
     cur.add_argument("--chunk-size", type=int, default=64)
     cur.add_argument("--target-hours", type=float, default=8.0)
+    cur.add_argument("--out", help="file name under benchmarks/results/")
     tra = parts.add_parser("training")
     tra.add_argument("--works", type=int, nargs="+", default=[5000, 50000])
     tra.add_argument(
@@ -328,6 +327,7 @@ def main() -> int:
         action="store_true",
         help="stream the epoch's batches without a model (minutes, not hours)",
     )
+    tra.add_argument("--out", help="file name under benchmarks/results/")
     # Internal: each run of `training` in fresh processes.
     write = parts.add_parser("write-shards")
     write.add_argument("directory")

@@ -160,3 +160,33 @@ def test_the_dataset_writes_one_npz_or_shards_by_size(tmp_path):
     small.save(data)
     assert isinstance(small.load(), dict)
     assert not (tmp_path / "training_set.npz.shards").exists()
+
+
+def test_the_training_manifest_names_each_work_s_shard_and_its_digest(sharded):
+    import pandas as pd
+
+    from imagegen.pipelines.preprocessing.nodes import (
+        build_training_manifest,
+        compute_dataset_digest,
+    )
+
+    data, shards = sharded
+    works = pd.DataFrame(
+        {
+            "work_id": data["work_ids"],
+            **{
+                c: ""
+                for c in ("path", "title", "creator", "licence", "source_url", "label")
+            },
+        }
+    )
+    manifest = build_training_manifest(works, shards)
+    by_shard = manifest.groupby("shard")["shard_sha256"].unique()
+    assert list(by_shard.index) == [f"shard-{i:05d}" for i in range(4)]
+    assert [v[0] for v in by_shard] == [s["sha256"] for s in shards.index["shards"]]
+    in_memory = build_training_manifest(works, data)
+    assert "shard" not in in_memory.columns
+    assert (
+        compute_dataset_digest(manifest)["dataset_digest"]
+        != compute_dataset_digest(in_memory)["dataset_digest"]
+    )

@@ -223,6 +223,15 @@ class ShardedTrainingSet:
                 parts.append(archive[key])
         return np.concatenate(parts)
 
+    def shard_of_works(self) -> dict[str, tuple[str, str]]:
+        """{work id: (shard file, shard SHA-256)}, for the training manifest."""
+        found = {}
+        for shard in self.index["shards"]:
+            with np.load(self.directory / f"{shard['file']}.npz") as archive:
+                for work_id in archive["work_ids"]:
+                    found[str(work_id)] = (shard["file"], shard["sha256"])
+        return found
+
     def __getitem__(self, key: str) -> np.ndarray:
         """Whole arrays, as the in-memory set has them (evaluation reads them)."""
         if key == "images":
