@@ -6,6 +6,7 @@ NumPy and Pillow only at import (the served model loads this module).
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from functools import lru_cache
 
@@ -98,7 +99,8 @@ def open_image(path, max_pixels: int, svg_side: int = 256) -> Image.Image:
     from imagegen.vector import render_svg, svg_document
 
     register_image_plugins()
-    with open(path, "rb") as fh:
+    # A path, or an open binary file (a work on object storage).
+    with open(path, "rb") if isinstance(path, str | os.PathLike) else path as fh:
         data = fh.read()
     svg = svg_document(data)
     if svg is not None:  # rendered as curation rendered it

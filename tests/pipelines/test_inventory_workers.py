@@ -10,7 +10,7 @@ SCRIPT = """
 import os, sys, time
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
-from imagegen.pipelines.curation.inventory import die_with_parent
+from imagegen.pipelines.curation.executor import die_with_parent
 
 def pid():
     return os.getpid()

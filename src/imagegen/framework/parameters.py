@@ -30,11 +30,24 @@ class DefaultDataParams(Strict):
     dir: str = Field(min_length=1)
 
 
+class DaskParams(Strict):
+    # Scheduler address (tcp://host:8786); empty: a LocalCluster inside the node.
+    address: str = ""
+    workers: int = Field(default=2, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+    memory_limit: str = Field(default="2GiB", min_length=1)
+    retries: int = Field(default=2, ge=0)
+    # Chunks submitted ahead of the results (0: four per worker thread).
+    tasks_in_flight: int = Field(default=0, ge=0)
+
+
 class CurationParams(Strict):
     default_data: DefaultDataParams
     data_docs_dir: str = Field(min_length=1)
     workers: int | None = Field(default=None, ge=1)
     chunk_size: int = Field(default=64, ge=1)
+    executor: Literal["local", "dask"] = "local"
+    dask: DaskParams = DaskParams()
 
 
 class PreprocessingParams(Strict):
@@ -95,6 +108,9 @@ class TrainingParams(Strict):
     augment: Literal["none", "diffaugment", "ada"] = "none"
     augmentation: AugmentationParams | None = None
     ema_decay: float = Field(default=0.0, ge=0, lt=1)
+    # Sharded training sets only: 0 = one permutation of all works per epoch
+    # (read by seeking); N = shards streamed through a seeded buffer of N works.
+    shuffle_buffer: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _augmentation_given(self) -> TrainingParams:

@@ -88,6 +88,9 @@ def data_digest(data: Any) -> str:
         # Metadata carries the Matplotlib version and a date: leave it out.
         data.savefig(buffer, format="png", metadata={"Software": None})
         digest.update(b"figure\0" + buffer.getvalue())
+    elif hasattr(data, "digest_bytes"):
+        # A RemoteFolder (its listing) or a sharded training set (its shards).
+        digest.update(data.digest_bytes())
     elif hasattr(data, "root") and hasattr(data, "iter_works"):
         # A RawFolder: its listing (path, size, mtime); file bytes are hashed by curation.
         digest.update(b"rawfolder\0")

@@ -37,6 +37,11 @@ from imagegen.training.data import (
     make_dataset,
 )
 from imagegen.training.runtime import Runtime, make_runtime, precision_policy
+from imagegen.training.streaming import (
+    check_sharded_set,
+    make_sharded_dataset,
+    worker_position,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -276,9 +281,9 @@ def train(
     import keras
 
     model_class = FAMILIES[params.model].model_class()
-    images, labels, class_names = check_training_set(
-        training_set, model_class.conditional
-    )
+    sharded = getattr(training_set, "is_sharded", False)
+    check = check_sharded_set if sharded else check_training_set
+    images, labels, class_names = check(training_set, model_class.conditional)
     keras.utils.set_random_seed(params.seed)
     with precision_policy(params.mixed_precision), runtime.strategy.scope():
         model = build_model(params, images.shape[1], images.shape[-1], len(class_names))
@@ -287,6 +292,8 @@ def train(
     batch = _effective_batch(model, params, len(images), runtime.replicas)
     data_batch = model.images_per_step(batch)
     steps_per_epoch = len(images) // data_batch
+    if sharded:
+        steps_per_epoch = training_set.steps_per_epoch(data_batch, worker_position()[1])
     logger.info(
         "Training %s on %d images%s: %d epochs of %d steps, %d images per step",
         params.model,
@@ -300,7 +307,9 @@ def train(
         Path(params.checkpoint_dir) / (params.run_name or params.model),
         params.checkpoints_to_keep,
     )
-    expected = resume_keys(params, fingerprint(images, labels))
+    expected = resume_keys(
+        params, training_set.digest if sharded else fingerprint(images, labels)
+    )
     state = _start_state(
         params, model, store, expected, steps_per_epoch, runtime.is_chief
     )
@@ -320,9 +329,17 @@ def train(
     start_step, started = state.step, time.perf_counter()
     for index, (initial_epoch, steps) in enumerate(segments):
         last_epoch = initial_epoch + 1 if steps != steps_per_epoch else params.epochs
+        stream = make_sharded_dataset if sharded else make_dataset
+        extra = {"shuffle_buffer": params.shuffle_buffer} if sharded else {}
         model.fit(
-            make_dataset(
-                images, labels, data_batch, params.seed, state.step, last_epoch
+            stream(
+                training_set if sharded else images,
+                labels,
+                data_batch,
+                params.seed,
+                state.step,
+                last_epoch,
+                **extra,
             ),
             initial_epoch=initial_epoch,
             epochs=last_epoch,

@@ -16,14 +16,10 @@ import hashlib
 import io
 import json
 import logging
-import multiprocessing
 import os
 import stat
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from itertools import chain, islice
@@ -40,7 +36,9 @@ from imagegen.datasets.raw_folder import (
     RawFolder,
     entry_kind,
 )
+from imagegen.datasets.remote_folder import RemoteFolder, UnsafeKey
 from imagegen.images import on_white, register_image_plugins, to_8bit
+from imagegen.pipelines.curation.executor import Executor, LocalExecutor
 from imagegen.rights import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
@@ -266,6 +264,8 @@ def _follow_link(folder: RawFolder, rel: str, record: FileRecord) -> Path | None
 def _probe(
     folder: RawFolder, rel: str, settings: ProbeSettings, record: FileRecord
 ) -> None:
+    if isinstance(folder, RemoteFolder):
+        return _probe_object(folder, rel, settings, record)
     full = folder.path(rel)
     mode = 0
     try:
@@ -292,6 +292,11 @@ def _probe(
         if stat.S_ISDIR(mode) and not isinstance(exc, FileNotFoundError):
             record.integrity = "corrupt:unreadable_folder"
         return
+    _describe(folder, rel, settings, record, data)
+
+
+def _describe(folder, rel: str, settings: ProbeSettings, record: FileRecord, data):
+    """Everything after the read: integrity, metadata, pHash and faces of the bytes."""
     if record.size_bytes == 0:
         record.integrity = "corrupt:empty"
         return
@@ -307,6 +312,47 @@ def _probe(
     except md.MetadataError as exc:
         record.integrity = f"corrupt:{exc.code}"
     _merge_metadata(record, found)
+
+
+def _probe_object(
+    folder: RemoteFolder, rel: str, settings: ProbeSettings, record: FileRecord
+) -> None:
+    """A work on object storage: read through fsspec, then as a local file's bytes."""
+    try:
+        record.work_id, record.size_bytes, data = folder.read_work(
+            rel, settings.max_file_bytes
+        )
+    except UnsafeKey:
+        record.integrity = "not_an_image:unsafe_key"
+        return
+    except FileNotFoundError:
+        record.integrity = "corrupt:vanished"
+        return
+    except OSError as exc:
+        record.integrity = f"corrupt:unreadable_{type(exc).__name__}"
+        return
+    _describe(folder, rel, settings, record, data)
+
+
+def _external_metadata_object(folder: RemoteFolder, rel: str, limit: int) -> list:
+    """Sidecars and `_sources/` SVG of a work on object storage (see below)."""
+    found = []
+    candidates = [(c, "sidecar") for c in _sidecar_candidates(rel)]
+    candidates.append((f"{SOURCES_DIR}/{_stem(rel)}.svg", "svg_rdf"))
+    for candidate, source in candidates:
+        try:
+            data = folder.read_metadata(candidate, limit)
+        except OSError as exc:
+            raise md.MetadataError("metadata_unreadable", source) from exc
+        if data is None:
+            continue
+        if source == "sidecar":
+            if len(data) > limit:
+                raise md.MetadataError("metadata_too_large", source)
+            found.append(md.read_xmp(data, source, limit))
+        else:
+            found.append(md.read_svg_rdf(data, source, limit))
+    return found
 
 
 def _check_and_analyse(
@@ -438,6 +484,8 @@ def _external_metadata(folder: RawFolder, rel: str, settings: ProbeSettings) -> 
     raw_dir is no sidecar; one that is there but cannot be read may hold an
     opt-out, so the work is quarantined (MetadataError).
     """
+    if isinstance(folder, RemoteFolder):
+        return _external_metadata_object(folder, rel, settings.max_metadata_bytes)
     found = []
     limit = settings.max_metadata_bytes
     candidates = [(c, "sidecar") for c in _sidecar_candidates(rel)]
@@ -634,8 +682,9 @@ def near_duplicates(
 # --- many files --------------------------------------------------------------------
 
 
-def _probe_chunk(root: str, rels: list[str], settings: ProbeSettings) -> list[dict]:
-    folder = RawFolder(root)
+def _probe_chunk(
+    folder: RawFolder, settings: ProbeSettings, rels: list[str]
+) -> list[dict]:
     out = []
     for rel in rels:
         record = probe_file(folder, rel, settings)
@@ -654,12 +703,14 @@ def inventory_folder(
     settings: ProbeSettings,
     workers: int = 1,
     chunk_size: int = 64,
+    executor: Executor | None = None,
 ) -> list[FileRecord]:
-    """Probe every work of `folder`, in sorted order, over `workers` processes.
+    """Probe every work of `folder`, in sorted order, on `executor` or `workers` processes.
 
     Paths stream through a bounded queue of chunks, so memory holds only the
     chunks in flight plus the (small) records. Links inside `raw_dir` take
-    their target's result.
+    their target's result. A given executor (Dask) gets every chunk; without
+    one, small folders are probed in this process.
     """
     paths = folder.iter_works()
     head = list(islice(paths, 2 * chunk_size))
@@ -668,65 +719,20 @@ def inventory_folder(
     # stderr is not a terminal, so CI logs stay quiet.
     progress = tqdm(desc="inventory", unit=" files", disable=None, leave=False)
     with progress:
-        if workers <= 1 or len(head) < 2 * chunk_size:
+        if executor is None and (workers <= 1 or len(head) < 2 * chunk_size):
             for rel in chain(head, paths):
                 record = probe_file(folder, rel, settings)
                 rows.append({**record.as_row(), "deferred": record.deferred})
                 progress.update()
         else:
-            # spawn: the Kedro process may hold TensorFlow threads that fork would copy.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                workers,
-                mp_context=context,
-                initializer=die_with_parent,
-                initargs=(os.getpid(),),
-            ) as pool:
-                pending: deque = deque()
-                for chunk in _chunks(chain(head, paths), chunk_size):
-                    future = pool.submit(
-                        _probe_chunk, str(folder.root), chunk, settings
-                    )
-                    pending.append((chunk, future))
-                    if len(pending) >= 4 * workers:
-                        rows.extend(_chunk_rows(*pending.popleft(), progress))
-                while pending:
-                    rows.extend(_chunk_rows(*pending.popleft(), progress))
+            executor = executor or LocalExecutor(workers)
+            chunks = _chunks(chain(head, paths), chunk_size)
+            for chunk, chunk_rows in executor.map_chunks(
+                _probe_chunk, chunks, folder, settings
+            ):
+                rows.extend(chunk_rows)
+                progress.update(len(chunk))
     return _resolve_links(folder, rows, settings)
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Worker initializer: the kernel kills this worker when the run is killed.
-
-    Linux `PR_SET_PDEATHSIG` through ctypes (no library offers it without a
-    build step); elsewhere the pool's own shutdown is all there is.
-    """
-    import ctypes
-    import signal
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-def _chunk_rows(chunk: list[str], future, progress: tqdm) -> list[dict]:
-    try:
-        rows = future.result()
-        progress.update(len(chunk))
-        return rows
-    except BrokenProcessPool as exc:
-        # A native decoder crash or the OOM killer: Python cannot catch either
-        # inside the worker. Name the chunk so a serial run can find the file.
-        raise RuntimeError(
-            f"an inventory worker died while reading {len(chunk)} files from "
-            f"{chunk[0]!r} to {chunk[-1]!r}; rerun with --params curation.workers=1 "
-            "to find the file"
-        ) from exc
 
 
 def _resolve_links(

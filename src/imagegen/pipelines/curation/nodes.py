@@ -15,6 +15,7 @@ import pandas as pd
 
 from imagegen.datasets.raw_folder import RawFolder
 from imagegen.pipelines.curation.default_data import write_digits
+from imagegen.pipelines.curation.executor import open_executor
 from imagegen.pipelines.curation.expectations import run_validation
 from imagegen.pipelines.curation.inventory import (
     RECORD_COLUMNS,
@@ -112,21 +113,23 @@ def inventory_works(
             "scripts/fetch_openclipart.sh first)"
         )
     workers = params.get("workers") or os.cpu_count() or 1
-    records = inventory_folder(
-        raw_folder,
-        ProbeSettings.from_policy(rules),
-        workers=workers,
-        chunk_size=params.get("chunk_size", 64),
-    )
+    with open_executor(params, workers) as executor:
+        records = inventory_folder(
+            raw_folder,
+            ProbeSettings.from_policy(rules),
+            workers=workers,
+            chunk_size=params.get("chunk_size", 64),
+            executor=executor,
+        )
     if not records:
         # Stop before any output: an empty run must not overwrite a real one.
         raise NothingToCurate(nothing_to_curate_message(str(raw_folder.root)))
     inventory = pd.DataFrame([r.as_row() for r in records], columns=RECORD_COLUMNS)
     logger.info(
-        "Inventoried %d files under %s (%d worker processes)",
+        "Inventoried %d files under %s (executor %s)",
         len(inventory),
         raw_folder.root,
-        workers,
+        params.get("executor") or "local",
     )
     return inventory
 

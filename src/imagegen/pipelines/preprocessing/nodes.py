@@ -107,7 +107,14 @@ def build_training_manifest(
     manifest["derived_sha256"] = manifest["work_id"].map(digests)
     if manifest["derived_sha256"].isna().any():
         raise ValueError("training manifest and training set disagree on work ids")
-    return manifest[MANIFEST_COLUMNS].sort_values("work_id").reset_index(drop=True)
+    columns = MANIFEST_COLUMNS
+    if getattr(training_set, "is_sharded", False):
+        # The dataset digest (over this table) then covers each shard's digest.
+        shards = training_set.shard_of_works()
+        manifest["shard"] = manifest["work_id"].map(lambda w: shards[w][0])
+        manifest["shard_sha256"] = manifest["work_id"].map(lambda w: shards[w][1])
+        columns = [*MANIFEST_COLUMNS, "shard", "shard_sha256"]
+    return manifest[columns].sort_values("work_id").reset_index(drop=True)
 
 
 def compute_dataset_digest(training_manifest: pd.DataFrame) -> dict[str, Any]:
