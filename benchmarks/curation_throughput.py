@@ -77,12 +77,14 @@ def main() -> int:
     inventory = nodes.inventory_works(folder, {}, policy, params)
     wall_inventory = time.perf_counter() - wall0
     duplicates = nodes.find_duplicates(inventory, policy)
+    manifest = nodes.read_manifest(folder)
     decisions = nodes.decide_works(
         inventory,
         duplicates,
-        nodes.read_manifest(folder),
+        manifest,
         nodes.read_takedown_list(folder),
         policy,
+        nodes.check_site_reservations(folder, inventory, manifest, policy),
     )
     wall = time.perf_counter() - wall0
     cpu = _cpu_seconds() - cpu0

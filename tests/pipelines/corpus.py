@@ -23,12 +23,14 @@ def curate(root: Path, policy: dict, workers: int = 1, chunk_size: int = 64):
     inventory = nodes.inventory_works(
         folder, {}, policy, {"workers": workers, "chunk_size": chunk_size}
     )
+    manifest = nodes.read_manifest(folder)
     return nodes.decide_works(
         inventory,
         nodes.find_duplicates(inventory, policy),
-        nodes.read_manifest(folder),
+        manifest,
         nodes.read_takedown_list(folder),
         policy,
+        nodes.check_site_reservations(folder, inventory, manifest, policy),
     )
 
 

@@ -199,3 +199,45 @@ def test_16_bit_float_and_cmyk_works_keep_their_tones(tmp_path):
         # A dark-to-light ramp, not clipped to white (Pillow's own 16-bit convert).
         assert row[0] < 40 and row[-1] > 215, (path, row)
         assert (np.diff(row) > 0).all(), (path, row)
+
+
+# --- APNG ------------------------------------------------------------------------------
+
+
+def test_apng_first_frame_decoded_and_frames_counted(tmp_path, monkeypatch):
+    from PIL import PngImagePlugin
+
+    from imagegen.pipelines.curation import nodes
+
+    frames = [media.noise(size=(40, 40), seed=10 + i) for i in range(7)]
+    xmp = media.xmp_packet(licence=media.CC_BY, creator="Ana")
+    buffer = io.BytesIO()
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:], pnginfo=info)
+    (tmp_path / "anim.png").write_bytes(buffer.getvalue())
+    (tmp_path / "still.png").write_bytes(media.encode(frames[0], "PNG"))
+    seeks = []
+    original = PngImagePlugin.PngImageFile.seek
+
+    def counting_seek(self, frame):
+        seeks.append(frame)
+        return original(self, frame)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "seek", counting_seek)
+    rows = _curate(tmp_path)
+    assert rows.loc[
+        "anim.png", ["decision", "reason", "format", "frames"]
+    ].tolist() == [
+        "accepted",
+        "ok",
+        "PNG",
+        7,
+    ]
+    assert rows.loc["anim.png", "creator"] == "Ana"
+    assert rows.loc["still.png", "frames"] == 1
+    assert all(frame == 0 for frame in seeks)
+    # The first frame is what was analysed: its still copy is its near-duplicate.
+    inventory = nodes.inventory_works(RawFolder(tmp_path), {}, POLICY, {"workers": 1})
+    hashes = dict(zip(inventory["path"], inventory["phash"], strict=True))
+    assert hashes["anim.png"] == hashes["still.png"] != ""

@@ -281,6 +281,24 @@ class FacePolicy(Strict):
     step_ratio: float = Field(default=1.5, ge=1.0, le=4.0)
 
 
+AI_CRAWLERS = [
+    "GPTBot",
+    "Google-Extended",
+    "CCBot",
+    "anthropic-ai",
+    "ClaudeBot",
+    "Applebot-Extended",
+    "Bytespider",
+    "meta-externalagent",
+]
+
+
+class SitePolicy(Strict):
+    # robots.txt user agents whose exclusion from a path reserves AI training;
+    # without a group of their own they follow `User-agent: *`.
+    ai_crawlers: list[str] = Field(default_factory=lambda: list(AI_CRAWLERS))
+
+
 class Policy(Strict):
     licences: LicenceLists
     max_pixels: int = Field(gt=0)
@@ -291,6 +309,7 @@ class Policy(Strict):
     svg_render_side: int = Field(default=256, ge=16, le=4096)
     duplicates: DuplicatePolicy = DuplicatePolicy()
     faces: FacePolicy = FacePolicy()
+    sites: SitePolicy = SitePolicy()
 
 
 _GROUPS: dict[str, type[BaseModel]] = {

@@ -133,6 +133,16 @@ def build_audit(
             "opt_outs_honoured": int(len(opt_out)),
             "opt_out_signals": dict(sorted(signals.items())),
             "opted_out_in_training": int(opt_out["work_id"].isin(trained).sum()),
+            # "<host> <retrieved date>" of each offline site snapshot read.
+            "site_snapshots": {
+                k: int(v)
+                for k, v in decisions.get("site_snapshot", pd.Series(dtype=str))
+                .fillna("")
+                .loc[lambda s: s != ""]
+                .value_counts()
+                .sort_index()
+                .items()
+            },
         },
         "attribution": [
             {"creator": c, "works": int((training_manifest["creator"] == c).sum())}

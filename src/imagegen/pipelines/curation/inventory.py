@@ -49,6 +49,8 @@ CHUNK = 1 << 20
 # which runs Ghostscript; TGA, which has no signature) are never tried on
 # hostile files.
 RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "TIFF", "BMP", "AVIF", "HEIF")
+# Formats whose frame count is in the header (GIF's needs a walk over every frame).
+COUNTED_FRAMES = ("PNG", "WEBP")
 # Sources of embedded metadata, most authoritative first (creator/title pick).
 METADATA_ORDER = ("sidecar", "xmp", "svg_rdf", "c2pa", "iptc", "exif")
 
@@ -102,6 +104,7 @@ class FileRecord:
     width: int = 0
     height: int = 0
     mode: str = ""
+    frames: int = 0  # frames an animated PNG/WebP declares (header); 0: not counted
     link_target: str = ""  # escaped path of a link's target inside raw_dir
     integrity: str = ""  # "" or a reason code with detail, e.g. "corrupt:truncated"
     phash: str = ""  # hex perceptual hash, "" when not computed
@@ -387,6 +390,9 @@ def _check_and_analyse(
             record.format = image.format or ""
             record.width, record.height = image.size
             record.mode = image.mode
+            if image.format in COUNTED_FRAMES:
+                # APNG's acTL / WebP's ANIM header: a count, no frame decoded.
+                record.frames = int(getattr(image, "n_frames", 1))
             if record.width * record.height > settings.max_pixels:
                 return "too_large:pixels"
             try:
@@ -564,6 +570,15 @@ def colour_signature(view: Image.Image) -> str:
     return cells.tobytes().hex()
 
 
+def perceptual_signature(
+    grey: Image.Image, view: Image.Image, hash_size: int
+) -> tuple[str, str]:
+    """pHash of the greyscale view and grid colours of the composited view (hex)."""
+    import imagehash
+
+    return str(imagehash.phash(grey, hash_size=hash_size)), colour_signature(view)
+
+
 @lru_cache(maxsize=1)
 def _face_cascade():
     from skimage.data import lbp_frontal_face_cascade_filename
@@ -597,10 +612,9 @@ def _analyse_pixels(image, record: FileRecord, settings: ProbeSettings) -> None:
         (settings.detect_size, settings.detect_size), Image.Resampling.BILINEAR
     )
     if settings.phash and min(record.width, record.height) >= settings.phash_min_side:
-        import imagehash
-
-        record.phash = str(imagehash.phash(grey, hash_size=settings.hash_size))
-        record.colour = colour_signature(view)
+        record.phash, record.colour = perceptual_signature(
+            grey, view, settings.hash_size
+        )
     if settings.faces:
         record.faces = count_faces(grey, settings)
 

@@ -23,6 +23,7 @@ from imagegen.pipelines.curation.inventory import (
     inventory_folder,
     near_duplicates,
 )
+from imagegen.pipelines.curation.sites import check_sites
 from imagegen.pipelines.curation.supply import (
     NothingToCurate,
     nothing_to_curate_message,
@@ -39,6 +40,7 @@ from imagegen.rights.policy import (
     licence_verdict,
     load_policy,
 )
+from imagegen.rights.sites import SITE_SIGNALS
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +63,13 @@ DECISION_COLUMNS = [
     "format",
     "width",
     "height",
+    "frames",
     "size_bytes",
     "link_target",
     "phash",
+    "site_snapshot",
 ]
+SITE_COLUMNS = ["path", "site_opt_out", "site_problem", "site_snapshot"]
 INVENTORY_PASSTHROUGH = (
     "path",
     "work_id",
@@ -74,12 +79,13 @@ INVENTORY_PASSTHROUGH = (
     "format",
     "width",
     "height",
+    "frames",
     "size_bytes",
     "link_target",
     "phash",
 )
 # Opt-out signals, in the order the reason names the first one found.
-OPT_OUT_ORDER = OPT_OUT_SIGNALS
+OPT_OUT_ORDER = OPT_OUT_SIGNALS + SITE_SIGNALS
 INTEGRITY_DECISION = {
     "corrupt": QUARANTINED,
     "not_an_image": QUARANTINED,
@@ -207,6 +213,48 @@ def read_takedown_list(raw_folder: RawFolder) -> list[str]:
     return sorted(set(ids))
 
 
+def source_urls(inventory: pd.DataFrame, manifest: pd.DataFrame) -> list[str]:
+    """Each work's source URL: its first manifest row's, else its own metadata's."""
+    first: dict[str, str] = {}
+    for path, url in zip(manifest["path"], manifest["source_url"], strict=True):
+        first.setdefault(path, url)
+    return [
+        first.get(unicodedata.normalize("NFC", path)) or own or ""
+        for path, own in zip(inventory["path"], inventory["source_url"], strict=True)
+    ]
+
+
+def check_site_reservations(
+    raw_folder: RawFolder, inventory: pd.DataFrame, manifest: pd.DataFrame, policy: dict
+) -> pd.DataFrame:
+    """Site-level opt-outs of each work's source URL, from `_sources/sites/<host>/`."""
+    rules = load_policy(policy)
+    checks = check_sites(
+        raw_folder,
+        source_urls(inventory, manifest),
+        rules.max_metadata_bytes,
+        rules.sites.ai_crawlers,
+    )
+    table = pd.DataFrame(
+        {
+            "path": inventory["path"],
+            "site_opt_out": ["|".join(c.signals) for c in checks],
+            "site_problem": [c.problem for c in checks],
+            "site_snapshot": [c.snapshot for c in checks],
+        },
+        columns=SITE_COLUMNS,
+    )
+    read = table[table["site_snapshot"] != ""]
+    if len(read):
+        logger.info(
+            "Site snapshots: %d works checked, %d opted out, %d with unreadable files",
+            len(read),
+            int((read["site_opt_out"] != "").sum()),
+            int((read["site_problem"] != "").sum()),
+        )
+    return table
+
+
 def find_duplicates(inventory: pd.DataFrame, policy: dict) -> pd.DataFrame:
     """Exact (SHA-256) and perceptual (pHash) duplicates: the work id each one repeats.
 
@@ -287,9 +335,13 @@ def decide_works(
     manifest: pd.DataFrame,
     takedown: list[str],
     policy: dict,
+    sites: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Apply the rights policy: one decision and one reason per inventoried file."""
     rules = load_policy(policy)
+    if sites is None:
+        sites = pd.DataFrame(columns=SITE_COLUMNS)
+    site_of = {row["path"]: row for row in sites.to_dict("records")}
     by_path: dict[str, list[dict]] = {}
     for row in manifest.to_dict("records"):
         by_path.setdefault(row["path"], []).append(row)
@@ -310,6 +362,8 @@ def decide_works(
         signals = {s for s in record["opt_out"].split("|") if s}
         if record["work_id"] and record["work_id"] in takedown_ids:
             signals.add("takedown")
+        site = site_of.get(record["path"], {})
+        signals.update(s for s in str(site.get("site_opt_out", "")).split("|") if s)
         ordered = sorted(signals, key=OPT_OUT_ORDER.index)
         decision, reason = _decide(
             record,
@@ -319,6 +373,7 @@ def decide_works(
             exact.get(record["path"], ""),
             near.get(record["path"], ""),
             rules,
+            site.get("site_problem", ""),
         )
         decisions.append(
             {
@@ -335,6 +390,7 @@ def decide_works(
                 },
                 "label": first.get("label", ""),
                 "opt_out": "|".join(ordered),
+                "site_snapshot": site.get("site_snapshot", ""),
             }
         )
     table = pd.DataFrame(decisions, columns=DECISION_COLUMNS)
@@ -351,6 +407,7 @@ def _decide(
     duplicate_of: str,
     near_duplicate_of: str,
     rules: Policy,
+    site_problem: str = "",
 ) -> tuple[str, str]:
     """The first rule that applies (docs/rights-policy.md gives the order)."""
     integrity = record["integrity"]
@@ -358,6 +415,9 @@ def _decide(
         return INTEGRITY_DECISION[integrity.split(":", 1)[0]], integrity
     if opt_out:
         return REJECTED, f"opt_out:{opt_out[0]}"
+    if site_problem:
+        # The site said something that cannot be read: it may be a reservation.
+        return QUARANTINED, f"corrupt:{site_problem}"
     if duplicate_of:
         return REJECTED, f"duplicate:{duplicate_of}"
     if near_duplicate_of:

@@ -36,6 +36,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="read_takedown_list",
             ),
             Node(
+                nodes.check_site_reservations,
+                ["raw_works", "work_inventory", "raw_manifest", "params:policy"],
+                "site_reservations",
+                name="check_site_reservations",
+            ),
+            Node(
                 nodes.decide_works,
                 [
                     "work_inventory",
@@ -43,6 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "raw_manifest",
                     "takedown_list",
                     "params:policy",
+                    "site_reservations",
                 ],
                 "curation_decisions",
                 name="decide_works",
