@@ -25,6 +25,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from imagegen.models.sampling import generate_images, generator_spec, latent_noise
 from imagegen.provenance.generation_ledger import record_images_in_background
+from imagegen.provenance.marking import mark_images
 from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
 
 DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
@@ -41,6 +42,7 @@ OUTPUT_COLUMNS = [
     "run_id",
     "dataset_digest",
     "generated_at",
+    "entry_id",
 ]
 
 
@@ -157,7 +159,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return images
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        images = self.generate(model_input)
+        # Entry id, XMP with it and the C2PA signature on the bytes handed out.
+        images = mark_images(self.generate(model_input))
         if self.config.get("record", True):
             record_images_in_background(
                 [i["png"] for i in images],
@@ -187,5 +190,6 @@ def ledger_fields(image: dict[str, Any], source: str) -> dict[str, Any]:
         "truncation",
         "temperature",
         "generated_at",
+        "entry_id",
     )
     return {"source": source, **{k: image.get(k) for k in keys}}
