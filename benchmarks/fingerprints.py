@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 ROOT = Path(__file__).resolve().parents[1]
+THRESHOLDS = (0.85, 0.9, 0.95)
 
 
 def _encode(image: Image.Image, fmt: str, **kw) -> Image.Image:
@@ -130,7 +131,7 @@ def negatives(openclipart: Path, n: int, rng: np.random.Generator) -> list[Image
                     continue
                 image.load()
                 found.append(image.copy())
-        except OSError:
+        except (OSError, Image.DecompressionBombError):
             continue
     while len(found) < n:
         side = int(rng.integers(16, 129))
@@ -184,7 +185,7 @@ def trace_laundered(index, matrix: np.ndarray, picks: list, rng) -> dict:
 
     per_transform = {}
     for name, transform in transforms(rng).items():
-        similarities, traced, right_entry = [], 0, 0
+        similarities, found_rows, traced, right_entry = [], [], 0, 0
         for png, version, seed in picks:
             with Image.open(io.BytesIO(png)) as image:
                 image.load()
@@ -193,13 +194,24 @@ def trace_laundered(index, matrix: np.ndarray, picks: list, rng) -> dict:
                 matrix, fingerprint.query_descriptors(copy)
             )
             similarities.append(similarity)
+            found_rows.append(row)
             entry = index.entry(row)
             if similarity >= fingerprint.MIN_SIMILARITY:
                 traced += entry["model_version"] == version
                 right_entry += entry["model_version"] == version and (
                     entry["seed"] == seed
                 )
+        rows = [
+            (similarity, index.entry(row)["model_version"] == version)
+            for (_, version, _), similarity, row in zip(
+                picks, similarities, found_rows, strict=True
+            )
+        ]
         per_transform[name] = {
+            "traced_at": {
+                str(t): round(sum(s >= t and ok for s, ok in rows) / len(rows), 4)
+                for t in THRESHOLDS
+            },
             "copies": len(picks),
             "traced": round(traced / len(picks), 4),
             "right_entry": round(right_entry / len(picks), 4),
@@ -224,6 +236,7 @@ def false_matches(matrix: np.ndarray, images: list[Image.Image]) -> dict:
     return {
         "images": len(images),
         "false_matches": int((best >= fingerprint.MIN_SIMILARITY).sum()),
+        "false_matches_at": {str(t): int((best >= t).sum()) for t in THRESHOLDS},
         "similarity_max": round(float(best.max()), 4),
         "similarity_p99_9": round(float(np.percentile(best, 99.9)), 4),
         "seconds": round(time.perf_counter() - started, 1),
