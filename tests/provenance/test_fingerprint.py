@@ -144,3 +144,23 @@ def test_index_grows_with_the_ledger_and_recovers_from_a_cut_update(
     assert state == {"bytes": path.stat().st_size, "rows": 5}
     found = find_generated(_png(generated_28[4]), path)
     assert found["match"] == "exact" and found["seq"] == 4
+
+
+def test_a_read_only_ledger_folder_is_indexed_in_a_private_cache(
+    tmp_path, generated_28, monkeypatch
+):
+    path = tmp_path / "generation.jsonl"
+    record_images([_png(generated_28[7])], [{"model_name": "m"}], path)
+    update = GenerationIndex.update
+
+    def refuse_beside_the_ledger(self):
+        if self.dir == tmp_path / "generation.jsonl.index":
+            raise PermissionError(13, "read-only", str(self.dir))
+        return update(self)
+
+    monkeypatch.setattr(GenerationIndex, "update", refuse_beside_the_ledger)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    laundered = _save(generated_28[7].resize((25, 25)), "JPEG", quality=85)
+    assert find_generated(laundered, path)["match"] == "fingerprint"
+    assert list((tmp_path / "cache").glob("imagegen-index-*/state.json"))

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,9 @@ def _entry_id_bytes(value: str | None) -> bytes:
 class GenerationIndex:
     """Index of one generation ledger; `update()` brings it up to date."""
 
-    def __init__(self, ledger: Path):
+    def __init__(self, ledger: Path, folder: Path | None = None):
         self.ledger = Path(ledger)
-        self.dir = index_dir(self.ledger)
+        self.dir = Path(folder) if folder is not None else index_dir(self.ledger)
 
     def _state(self) -> dict[str, int]:
         path = self.dir / "state.json"
@@ -163,7 +164,15 @@ def find_generated(
     if not Path(ledger).exists():
         return None
     index = GenerationIndex(ledger)
-    index.update()
+    try:
+        index.update()
+    except PermissionError:
+        # A read-only ledger folder (an auditor's mount): index in a private cache.
+        key = hashlib.sha256(str(Path(ledger).absolute()).encode()).hexdigest()[:16]
+        index = GenerationIndex(
+            ledger, Path(tempfile.gettempdir()) / f"imagegen-index-{key}"
+        )
+        index.update()
     found = index.by_sha256(hashlib.sha256(image_bytes).hexdigest())
     if found is not None:
         return {**found, "match": "exact", "similarity": 1.0}
