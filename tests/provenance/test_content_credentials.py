@@ -197,3 +197,12 @@ def test_without_a_signer_images_keep_xmp_and_the_log_says_so_once(monkeypatch, 
         provenance = read_png_provenance(io.BytesIO(image["png"]))
         assert provenance["entry_id"] == image["entry_id"]
     assert len({i["entry_id"] for i in images}) == 3
+
+
+def test_a_hostile_assertion_is_cut_to_known_printable_fields(signer):
+    hostile = {"model_name": "m\x1b[31m\n" + "x" * 500, "entry_id": "ab" * 8}
+    signed = sign_image(_png_gray(), hostile)
+    assertion = read_credentials(signed)["assertion"]
+    assert set(assertion) == {"model_name", "entry_id"}
+    assert "\x1b" not in assertion["model_name"] and "\n" not in assertion["model_name"]
+    assert len(assertion["model_name"]) == 200

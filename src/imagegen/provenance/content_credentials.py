@@ -169,6 +169,17 @@ def _mime(data: bytes) -> str | None:
     return None
 
 
+def _bounded(data: Any) -> dict[str, str]:
+    """Our assertion's known keys only, as short printable text (a file is hostile)."""
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: "".join(c for c in str(data[k]) if c.isprintable())[:200]
+        for k in ASSERTION_KEYS
+        if k in data
+    }
+
+
 def read_credentials(data: bytes, trust_anchors: str | None = None) -> dict[str, Any]:
     """Whether `data` carries a manifest, whether it is intact and signed by a trusted chain.
 
@@ -225,5 +236,5 @@ def read_credentials(data: bytes, trust_anchors: str | None = None) -> dict[str,
                 if action.get("action") == "c2pa.created":
                     report["digital_source_type"] = action.get("digitalSourceType")
         elif assertion.get("label") == ASSERTION:
-            report["assertion"] = assertion.get("data")
+            report["assertion"] = _bounded(assertion.get("data"))
     return report
