@@ -306,6 +306,7 @@ def _pip_requirements() -> list[str]:
     from importlib.metadata import version
 
     packages = ["mlflow", "tensorflow-cpu", "keras", "numpy", "pandas", "pillow"]
+    packages.append("c2pa-python")  # served images are C2PA-signed when configured
     return [f"{p}=={version(p)}" for p in packages]
 
 

@@ -37,6 +37,7 @@ from mlflow.protos.databricks_pb2 import DEADLINE_EXCEEDED, INVALID_PARAMETER_VA
 
 from imagegen.models.sampling import generate_images, generator_spec, latent_noise
 from imagegen.provenance.generation_ledger import record_images_in_background
+from imagegen.provenance.marking import mark_images
 from imagegen.provenance.xmp import TRAINED_ALGORITHMIC_MEDIA, encode_png_with_xmp
 
 DIGITAL_SOURCE_TYPE = TRAINED_ALGORITHMIC_MEDIA
@@ -53,6 +54,7 @@ OUTPUT_COLUMNS = [
     "run_id",
     "dataset_digest",
     "generated_at",
+    "entry_id",
 ]
 INTEGER_FIELDS = ("seed", "n", "label")
 NUMBER_FIELDS = ("truncation", "temperature")
@@ -352,7 +354,8 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
     # Annotated as a frame (MLflow reads the hint); `inputs` requests arrive as a dict.
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         deadline = _request_deadline()
-        images = self.generate(model_input, deadline)
+        # Entry id, XMP with it and the C2PA signature on the bytes handed out.
+        images = mark_images(self.generate(model_input, deadline))
         _within(deadline)  # past it the client has had its 504: record nothing
         if self.config.get("record", True):
             record_images_in_background(
@@ -390,5 +393,6 @@ def ledger_fields(image: dict[str, Any], source: str) -> dict[str, Any]:
         "truncation",
         "temperature",
         "generated_at",
+        "entry_id",
     )
     return {"source": source, **{k: image.get(k) for k in keys}}

@@ -1,7 +1,9 @@
 """The generation ledger: every generated image, hash-chained like the lineage ledger.
 
 One entry per image: SHA-256 of the PNG bytes handed out, its perceptual hash,
-the model (name, version when known, run id), seed, index, label, sampling
+its fingerprint (`imagegen.provenance.fingerprint`: survives resizing,
+re-encoding and small crops; looked up through `generation_index`), the entry
+id also carried by the image's XMP and C2PA manifest, the model (name, version when known, run id), seed, index, label, sampling
 parameters and time. Written by `imagegen generate`, the `generate` pipeline
 and the served pyfunc model. Location: `$IMAGEGEN_GENERATION_LEDGER`, else
 `data/09_lineage/generation_ledger.jsonl` under the current directory; set the
@@ -23,6 +25,7 @@ from typing import Any
 
 from PIL import Image
 
+from imagegen.provenance import fingerprint
 from imagegen.provenance.ledger import Ledger
 from imagegen.provenance.phash import phash_batch
 
@@ -50,14 +53,18 @@ def record_images(
         return []
     images = [Image.open(io.BytesIO(png)) for png in pngs]
     hashes = phash_batch(images)
+    vectors = fingerprint.descriptors(images)
     records = [
         {
             "kind": "generation",
             "image_sha256": hashlib.sha256(png).hexdigest(),
             "phash": phash,
+            "fingerprint": fingerprint.encode(vector),
             **{k: v for k, v in meta.items() if v is not None},
         }
-        for png, phash, meta in zip(pngs, hashes, provenance, strict=True)
+        for png, phash, vector, meta in zip(
+            pngs, hashes, vectors, provenance, strict=True
+        )
     ]
     return Ledger(target).append_many(records)
 

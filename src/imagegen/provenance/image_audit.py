@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from imagegen.provenance.audit import AuditError, download_lineage, version_of_run
-from imagegen.provenance.generation_ledger import find_image, ledger_path
+from imagegen.provenance.content_credentials import read_credentials
+from imagegen.provenance.generation_index import find_generated
+from imagegen.provenance.generation_ledger import ledger_path
 from imagegen.provenance.xmp import read_png_provenance
 
 
@@ -114,9 +116,18 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
         provenance = read_png_provenance(file)
     except (OSError, ValueError, SyntaxError):
         provenance = {}
+    data = file.read_bytes()
+    credentials = read_credentials(data)
+    signed = credentials.get("assertion") or {}
+    if not provenance.get("model_name") and signed.get("model_name"):
+        provenance = {
+            **signed,
+            "digital_source_type": credentials.get("digital_source_type") or "-",
+        }
     ledger = ledger_path()
     ledger = ledger if ledger is None or ledger.is_absolute() else root / ledger
-    match = find_image(file.read_bytes(), ledger) if ledger is not None else None
+    entry_id = provenance.get("entry_id") or signed.get("entry_id")
+    match = find_generated(data, ledger, entry_id) if ledger is not None else None
     if not provenance.get("model_name") and match is not None:
         # Metadata stripped or re-encoded: the generation ledger still knows it.
         provenance = {
@@ -129,6 +140,7 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
                 "index",
                 "dataset_digest",
                 "generated_at",
+                "entry_id",
             )
             if match.get(k) not in (None, "")
         }
@@ -137,8 +149,8 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
         )
     if not provenance.get("model_name"):
         raise AuditError(
-            f"{file}: no imagegen provenance metadata (XMP) and no match in the "
-            "generation ledger"
+            f"{file}: no imagegen provenance metadata (XMP or C2PA) and no match "
+            "in the generation ledger"
         )
     client = MlflowClient()
     version = _find_version(client, provenance, file)
@@ -151,12 +163,14 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
             "run_id": version.run_id,
         },
         "run_id_matches": provenance.get("run_id") == version.run_id,
+        "content_credentials": credentials,
         "ledger_match": None
         if match is None
         else {
             "match": match["match"],
-            "distance": match["distance"],
+            "similarity": match["similarity"],
             "seq": match["seq"],
+            "entry_id": match.get("entry_id", ""),
             "source": match.get("source", ""),
             "time": match.get("time", ""),
         },
@@ -214,6 +228,25 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
     return report
 
 
+def _credentials_line(c: dict[str, Any]) -> str:
+    """C2PA verdict in one line: present, intact, signed by a trusted chain."""
+    if not c.get("present"):
+        return "C2PA manifest: none"
+    if c.get("hash_mismatch"):
+        return (
+            "C2PA manifest: present but NOT intact: the image changed after signing "
+            f"(hash binding failed: {', '.join(c['failures'])})"
+        )
+    if not c.get("intact"):
+        return f"C2PA manifest: present but invalid ({', '.join(c['failures'])})"
+    trust = (
+        "signed by a trusted chain"
+        if c.get("trusted")
+        else "signer NOT trusted (no CA in IMAGEGEN_C2PA_TRUST_ANCHORS vouches for it)"
+    )
+    return f"C2PA manifest: present, intact, {trust}"
+
+
 def format_image_audit(report: dict[str, Any]) -> str:
     model = report["model"]
     lines = [
@@ -228,11 +261,12 @@ def format_image_audit(report: dict[str, Any]) -> str:
         f"{report.get('training_set_source', 'training set on disk')}), "
         f"digest {report['dataset_digest']}",
     ]
+    lines.append(_credentials_line(report["content_credentials"]))
     if report["ledger_match"]:
         m = report["ledger_match"]
         lines.append(
-            f"generation ledger: {m['match']} match (pHash distance {m['distance']}), "
-            f"entry seq {m['seq']}, {m['source']} at {m['time']}"
+            f"generation ledger: {m['match']} match (similarity {m['similarity']}), "
+            f"entry {m['entry_id'] or '-'} (seq {m['seq']}), {m['source']} at {m['time']}"
         )
     else:
         lines.append("generation ledger: no entry for this image")

@@ -35,6 +35,7 @@ FIELDS = {
     "Index": "index",
     "DatasetDigest": "dataset_digest",
     "GeneratedAt": "generated_at",
+    "EntryId": "entry_id",
 }
 XMP_KEY = "XML:com.adobe.xmp"
 MAX_XMP_BYTES = 1 << 20

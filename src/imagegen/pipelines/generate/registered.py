@@ -1,4 +1,4 @@
-"""Images from a registered model version, each labelled with XMP provenance.
+"""Images from a registered model version, each with XMP and (when configured) C2PA.
 
 What `imagegen generate` and the generate pipeline hand out: PNG bytes with
 provenance, recorded in the generation ledger. (Drawing arrays from a Keras
@@ -13,7 +13,7 @@ import pandas as pd
 
 import imagegen
 from imagegen.provenance.audit import resolve_version
-from imagegen.provenance.xmp import png_with_xmp
+from imagegen.provenance.marking import mark_images
 
 
 def images_from_registry(
@@ -47,10 +47,10 @@ def images_from_registry(
             or version.tags.get("dataset_digest", ""),
             tool_version=imagegen.__version__,
         )
-        image["png"] = png_with_xmp(image["png"], image)
         image["filename"] = (
             f"{version.name}-v{version.version}-seed{seed}-{int(image['index']):04d}.png"
         )
+    mark_images(images)  # entry id, XMP, C2PA signature when a signer is configured
     record_images(
         [i["png"] for i in images], [ledger_fields(i, source) for i in images]
     )

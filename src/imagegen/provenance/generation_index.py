@@ -1,0 +1,188 @@
+"""Lookup index over the generation ledger: exact digests, entry ids and fingerprints.
+
+The ledger stays the record; the index is derived from it and rebuilt or
+extended at lookup time (never on the serving path). It lives in the folder
+`<ledger>.index/`: `fingerprints.f32` (n x 64 float32, memory-mapped),
+`sha256.bin` (n x 32 bytes), `entry_ids.bin` (n x 8 bytes), `offsets.i64`
+(byte offset of each entry's line) and `state.json` (ledger bytes and rows
+indexed, written last). Rows past `state.json` are from an interrupted update
+and are cut off before the next one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from imagegen.provenance import fingerprint
+
+_FILES = {
+    "fingerprints.f32": fingerprint.DIMS * 4,
+    "sha256.bin": 32,
+    "entry_ids.bin": 8,
+    "offsets.i64": 8,
+}
+
+
+def index_dir(ledger: Path) -> Path:
+    return Path(f"{ledger}.index")
+
+
+def _entry_id_bytes(value: str | None) -> bytes:
+    try:
+        return bytes.fromhex(value or "")[:8].rjust(8, b"\0")
+    except ValueError:
+        return bytes(8)
+
+
+class GenerationIndex:
+    """Index of one generation ledger; `update()` brings it up to date."""
+
+    def __init__(self, ledger: Path, folder: Path | None = None):
+        self.ledger = Path(ledger)
+        self.dir = Path(folder) if folder is not None else index_dir(self.ledger)
+
+    def _state(self) -> dict[str, int]:
+        path = self.dir / "state.json"
+        if not path.exists():
+            return {"bytes": 0, "rows": 0}
+        return json.loads(path.read_text())
+
+    def update(self) -> int:
+        """Index ledger lines written since the last update; return the row count."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self._state()
+            if not self.ledger.exists():
+                return state["rows"]
+            size = self.ledger.stat().st_size
+            if size < state["bytes"]:  # ledger replaced: start over
+                state = {"bytes": 0, "rows": 0}
+            for name, width in _FILES.items():  # drop rows of an interrupted update
+                with open(self.dir / name, "ab") as fh:
+                    fh.truncate(state["rows"] * width)
+            if size == state["bytes"]:
+                return state["rows"]
+            rows = {name: bytearray() for name in _FILES}
+            offset, added = state["bytes"], 0
+            with open(self.ledger, "rb") as fh:
+                fh.seek(offset)
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        break  # a line still being written
+                    start, offset = offset, offset + len(line)
+                    entry = json.loads(line)
+                    if entry.get("kind") != "generation":
+                        continue
+                    vector = (
+                        fingerprint.decode(entry["fingerprint"])
+                        if entry.get("fingerprint")
+                        else np.zeros(fingerprint.DIMS, np.float32)
+                    )
+                    rows["fingerprints.f32"] += vector.astype(np.float32).tobytes()
+                    rows["sha256.bin"] += bytes.fromhex(entry["image_sha256"])
+                    rows["entry_ids.bin"] += _entry_id_bytes(entry.get("entry_id"))
+                    rows["offsets.i64"] += np.int64(start).tobytes()
+                    added += 1
+            for name, data in rows.items():
+                with open(self.dir / name, "ab") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+            state = {"bytes": offset, "rows": state["rows"] + added}
+            tmp = self.dir / "state.json.tmp"
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, self.dir / "state.json")
+            return state["rows"]
+
+    def _array(self, name: str, dtype, width: int) -> np.ndarray:
+        rows = self._state()["rows"]
+        if rows == 0:
+            return np.zeros((0, width), dtype)
+        return np.memmap(self.dir / name, dtype=dtype, mode="r", shape=(rows, width))
+
+    def matrix(self) -> np.ndarray:
+        """The fingerprints, one row per indexed entry (memory-mapped)."""
+        return self._array("fingerprints.f32", np.float32, fingerprint.DIMS)
+
+    def entry(self, row: int) -> dict[str, Any]:
+        offset = int(self._array("offsets.i64", np.int64, 1)[row, 0])
+        with open(self.ledger, "rb") as fh:
+            fh.seek(offset)
+            return json.loads(fh.readline())
+
+    def _find_bytes(self, name: str, width: int, key: bytes) -> int | None:
+        table = self._array(name, np.uint8, width)
+        if len(table) == 0:
+            return None
+        hits = np.flatnonzero((table == np.frombuffer(key, np.uint8)).all(axis=1))
+        return int(hits[-1]) if len(hits) else None
+
+    def by_sha256(self, digest: str) -> dict[str, Any] | None:
+        row = self._find_bytes("sha256.bin", 32, bytes.fromhex(digest))
+        return None if row is None else self.entry(row)
+
+    def by_entry_id(self, entry_id: str) -> dict[str, Any] | None:
+        key = _entry_id_bytes(entry_id)
+        if key == bytes(8):
+            return None
+        row = self._find_bytes("entry_ids.bin", 8, key)
+        return None if row is None else self.entry(row)
+
+    def by_fingerprint(
+        self, image: Image.Image, min_similarity: float = fingerprint.MIN_SIMILARITY
+    ) -> tuple[dict[str, Any], float] | None:
+        matrix = self.matrix()
+        if len(matrix) == 0:
+            return None
+        row, similarity = fingerprint.best_matches(
+            matrix, fingerprint.query_descriptors(image)
+        )
+        if similarity < min_similarity:
+            return None
+        return self.entry(row), similarity
+
+
+def find_generated(
+    image_bytes: bytes, ledger: Path, entry_id: str | None = None
+) -> dict[str, Any] | None:
+    """The ledger entry of an image: exact SHA-256, its entry id, else its fingerprint.
+
+    Returns the entry plus `match` ("exact", "entry_id" or "fingerprint") and
+    `similarity` (cosine of the fingerprints; 1.0 for the first two).
+    """
+    if not Path(ledger).exists():
+        return None
+    index = GenerationIndex(ledger)
+    try:
+        index.update()
+    except PermissionError:
+        # A read-only ledger folder (an auditor's mount): index in a private cache.
+        key = hashlib.sha256(str(Path(ledger).absolute()).encode()).hexdigest()[:16]
+        index = GenerationIndex(
+            ledger, Path(tempfile.gettempdir()) / f"imagegen-index-{key}"
+        )
+        index.update()
+    found = index.by_sha256(hashlib.sha256(image_bytes).hexdigest())
+    if found is not None:
+        return {**found, "match": "exact", "similarity": 1.0}
+    if entry_id:
+        found = index.by_entry_id(entry_id)
+        if found is not None:
+            return {**found, "match": "entry_id", "similarity": 1.0}
+    with Image.open(io.BytesIO(image_bytes)) as image:
+        image.load()
+        hit = index.by_fingerprint(image)
+    if hit is None:
+        return None
+    return {**hit[0], "match": "fingerprint", "similarity": round(hit[1], 4)}

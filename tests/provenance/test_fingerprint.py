@@ -1,0 +1,166 @@
+"""Fingerprints in the generation ledger: laundered copies traced, others not, index kept."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+from sklearn.datasets import load_digits
+
+from imagegen.provenance import fingerprint
+from imagegen.provenance.generation_index import GenerationIndex, find_generated
+from imagegen.provenance.generation_ledger import record_images
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _save(image: Image.Image, fmt: str, **kw) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kw)
+    return buffer.getvalue()
+
+
+def _blobs(n: int, seed: int) -> list[Image.Image]:
+    """Smooth high-contrast 28x28 images, the size and kind a small generator draws."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for _ in range(n):
+        small = Image.fromarray(rng.normal(0, 2, (7, 7)).astype(np.float32), "F")
+        up = np.asarray(small.resize((28, 28), Image.Resampling.BILINEAR))
+        images.append(
+            Image.fromarray(np.round((np.tanh(up) + 1) * 127.5).astype(np.uint8))
+        )
+    return images
+
+
+@pytest.fixture(scope="module")
+def generated_28():
+    """'Generated' images: blobs (200), then unrelated ones (digits, other blobs)."""
+    digits = [
+        Image.fromarray(np.round(d * 255 / 16).astype(np.uint8)).resize(
+            (28, 28), Image.Resampling.LANCZOS
+        )
+        for d in load_digits().images[:300]
+    ]
+    return _blobs(1000, seed=0) + digits + _blobs(100, seed=1)
+
+
+@pytest.fixture
+def ledger(tmp_path, generated_28):
+    """200 'generated' digits, split between two model versions."""
+    path = tmp_path / "generation.jsonl"
+    pngs = [_png(image) for image in generated_28[:200]]
+    meta = [
+        {"model_name": "imagegen-dcgan", "model_version": str(1 + i % 2), "seed": i}
+        for i in range(200)
+    ]
+    record_images(pngs, meta, path)
+    return path
+
+
+def test_descriptor_ignores_size_brightness_and_contrast(generated_28):
+    image = generated_28[0]
+    base = fingerprint.descriptor(image)
+    assert base.shape == (64,) and abs(np.linalg.norm(base) - 1) < 1e-5
+    bigger = image.resize((56, 56), Image.Resampling.BICUBIC)
+    brighter = ImageEnhance.Brightness(image).enhance(0.8)
+    assert float(base @ fingerprint.descriptor(bigger)) > 0.97
+    assert float(base @ fingerprint.descriptor(brighter)) > 0.99
+    assert float(base @ fingerprint.descriptor(generated_28[1])) < 0.9
+    flat = Image.new("L", (28, 28), 200)
+    assert not fingerprint.descriptor(flat).any()  # a flat image matches nothing
+
+
+def test_the_issues_laundered_copy_is_traced_to_its_version(ledger, generated_28):
+    # 28x28, resized to 90%, JPEG q85, no metadata: pHash moved 20 bits here.
+    target = generated_28[37]
+    laundered = _save(target.resize((25, 25)).convert("RGB"), "JPEG", quality=85)
+    found = find_generated(laundered, ledger)
+    assert found is not None
+    assert found["match"] == "fingerprint"
+    assert (found["seed"], found["model_version"]) == (37, "2")
+    assert found["similarity"] >= fingerprint.MIN_SIMILARITY
+
+
+@pytest.mark.parametrize(
+    "launder",
+    [
+        lambda i: i.crop((2, 1, 26, 27)),  # about 10% off two sides
+        lambda i: i.crop((0, 0, 25, 25)).resize((50, 50), Image.Resampling.BICUBIC),
+        lambda i: ImageEnhance.Contrast(i).enhance(1.2),
+        lambda i: Image.open(io.BytesIO(_save(i.convert("RGB"), "WEBP", quality=80))),
+    ],
+    ids=["crop", "crop_and_upscale", "contrast", "webp"],
+)
+def test_other_launderings_are_traced(ledger, generated_28, launder):
+    copy = launder(generated_28[11])
+    found = find_generated(_png(copy), ledger)
+    assert found is not None and found["seed"] == 11
+
+
+def test_images_never_generated_are_not_matched(ledger, generated_28):
+    rng = np.random.default_rng(0)
+    # Unrecorded blobs, digits, blobs of another seed, noise.
+    others = [_png(image) for image in generated_28[200:400] + generated_28[1000:]]
+    others += [
+        _png(Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)))
+        for _ in range(20)
+    ]
+    assert [find_generated(data, ledger) for data in others] == [None] * len(others)
+
+
+def test_exact_bytes_and_entry_id_are_found_first(tmp_path, generated_28):
+    path = tmp_path / "generation.jsonl"
+    png = _png(generated_28[5])
+    [entry] = record_images(
+        [png], [{"model_name": "m", "model_version": "3", "entry_id": "00ff" * 4}], path
+    )
+    assert find_generated(png, path)["match"] == "exact"
+    other = _png(generated_28[900])  # not this image's pixels, but it names the id
+    found = find_generated(other, path, entry_id="00ff" * 4)
+    assert found["match"] == "entry_id" and found["seq"] == entry["seq"]
+    assert find_generated(other, path, entry_id="12" * 8) is None
+
+
+def test_index_grows_with_the_ledger_and_recovers_from_a_cut_update(
+    tmp_path, generated_28
+):
+    path = tmp_path / "generation.jsonl"
+    record_images([_png(i) for i in generated_28[:3]], [{"model_name": "m"}] * 3, path)
+    index = GenerationIndex(path)
+    assert index.update() == 3
+    record_images([_png(i) for i in generated_28[3:5]], [{"model_name": "m"}] * 2, path)
+    # An update cut short: rows written, state not moved on.
+    with open(index.dir / "sha256.bin", "ab") as fh:
+        fh.write(b"\x01" * 32)
+    assert index.update() == 5
+    assert (index.dir / "sha256.bin").stat().st_size == 5 * 32
+    state = json.loads((index.dir / "state.json").read_text())
+    assert state == {"bytes": path.stat().st_size, "rows": 5}
+    found = find_generated(_png(generated_28[4]), path)
+    assert found["match"] == "exact" and found["seq"] == 4
+
+
+def test_a_read_only_ledger_folder_is_indexed_in_a_private_cache(
+    tmp_path, generated_28, monkeypatch
+):
+    path = tmp_path / "generation.jsonl"
+    record_images([_png(generated_28[7])], [{"model_name": "m"}], path)
+    update = GenerationIndex.update
+
+    def refuse_beside_the_ledger(self):
+        if self.dir == tmp_path / "generation.jsonl.index":
+            raise PermissionError(13, "read-only", str(self.dir))
+        return update(self)
+
+    monkeypatch.setattr(GenerationIndex, "update", refuse_beside_the_ledger)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    laundered = _save(generated_28[7].resize((25, 25)), "JPEG", quality=85)
+    assert find_generated(laundered, path)["match"] == "fingerprint"
+    assert list((tmp_path / "cache").glob("imagegen-index-*/state.json"))
