@@ -35,6 +35,7 @@ from imagegen.training.data import (
     check_training_set,
     fingerprint,
     make_dataset,
+    numpy_batches,
 )
 from imagegen.training.runtime import Runtime, make_runtime, precision_policy
 
@@ -88,6 +89,7 @@ def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
 
     def adam(**kwargs):
         optimizer = keras.optimizers.Adam(**kwargs)
+        # bfloat16 (JAX) has float32's range: only float16 needs loss scaling.
         if runtime.precision == "mixed_float16":
             return keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
@@ -111,14 +113,21 @@ def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
     )
 
 
-def resume_keys(params: TrainingParams, data_fingerprint: str) -> dict[str, Any]:
-    """Settings a checkpoint must share with the run that resumes it."""
+def resume_keys(
+    params: TrainingParams, data_fingerprint: str, precision: str = "float32"
+) -> dict[str, Any]:
+    """Settings a checkpoint must share with the run that resumes it.
+
+    The backend is not one of them: a checkpoint holds plain arrays, and a
+    run resumes on either backend (the later batches' order follows the
+    resuming backend's shuffle).
+    """
     keys: dict[str, Any] = {
         "training.model": params.model,
         "training.batch_size": params.batch_size,
         "training.latent_dim": params.latent_dim,
         "training.seed": params.seed,
-        "training.mixed_precision": params.mixed_precision,
+        "training.mixed_precision": precision != "float32",
         "training.augment": params.augment,
         "training.ema_decay": params.ema_decay,
         "training set": data_fingerprint,
@@ -271,7 +280,7 @@ def train(
 ) -> TrainingResult:
     """Train `params.model` on the training set; resume from a checkpoint if asked."""
     runtime = make_runtime(
-        params.distribution, params.mixed_precision, params.jit_compile
+        params.distribution, params.mixed_precision, params.jit_compile, params.backend
     )
     import keras
 
@@ -280,7 +289,7 @@ def train(
         training_set, model_class.conditional
     )
     keras.utils.set_random_seed(params.seed)
-    with precision_policy(params.mixed_precision), runtime.strategy.scope():
+    with precision_policy(runtime.precision), runtime.strategy.scope():
         model = build_model(params, images.shape[1], images.shape[-1], len(class_names))
         compile_model(model, params, runtime)
         model.build_optimizers()
@@ -300,7 +309,7 @@ def train(
         Path(params.checkpoint_dir) / (params.run_name or params.model),
         params.checkpoints_to_keep,
     )
-    expected = resume_keys(params, fingerprint(images, labels))
+    expected = resume_keys(params, fingerprint(images, labels), runtime.precision)
     state = _start_state(
         params, model, store, expected, steps_per_epoch, runtime.is_chief
     )
@@ -320,14 +329,13 @@ def train(
     start_step, started = state.step, time.perf_counter()
     for index, (initial_epoch, steps) in enumerate(segments):
         last_epoch = initial_epoch + 1 if steps != steps_per_epoch else params.epochs
-        model.fit(
-            make_dataset(
-                images, labels, data_batch, params.seed, state.step, last_epoch
-            ),
+        _fit(
+            model,
+            runtime,
+            (images, labels, data_batch, params.seed, state.step, last_epoch),
             initial_epoch=initial_epoch,
             epochs=last_epoch,
             steps_per_epoch=steps,
-            shuffle=False,  # the dataset is shuffled, reproducibly, per epoch
             callbacks=callbacks,
             verbose=_verbosity(params.progress_bar),
         )
@@ -356,6 +364,18 @@ def train(
     if not all(math.isfinite(v) for v in summary["final"].values()):
         raise NonFiniteLossError(f"training diverged: final metrics {summary['final']}")
     return TrainingResult(model, state.history, state.grids, summary, class_names)
+
+
+def _fit(model, runtime: Runtime, data: tuple, **kwargs: Any) -> None:
+    """One `fit` segment: `tf.data` batches on TensorFlow, NumPy batches on JAX."""
+    if runtime.backend == "jax":
+        model.fit(numpy_batches(*data), **kwargs)
+        return
+    model.fit(
+        make_dataset(*data),
+        shuffle=False,  # the dataset is shuffled, reproducibly, per epoch
+        **kwargs,
+    )
 
 
 def _epoch_samples(
