@@ -86,7 +86,9 @@ def main() -> int:
         write_data(args.training_set, args.n)
     else:
         print(f"no {args.training_set}: the Open Clip Art part runs on synthetic data")
-    sizes = {p.name: p.stat().st_size for p in [*WHEELS.glob("*.whl"), DATA] if p.exists()}
+    sizes = {
+        p.name: p.stat().st_size for p in [*WHEELS.glob("*.whl"), DATA] if p.exists()
+    }
     for name, size in sizes.items():
         print(f"{size / 2**20:7.2f} MiB  {name}")
     total = sum(sizes.values())

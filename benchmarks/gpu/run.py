@@ -113,7 +113,9 @@ def project_arm(images: np.ndarray, params, stop_after: int, warmup: int) -> dic
     images_per_step = result.summary["images_per_step"]
     measured = marks[-1] - marks[warmup - 1]
     return {
-        "images_per_second": round((len(marks) - warmup) * images_per_step / measured, 1),
+        "images_per_second": round(
+            (len(marks) - warmup) * images_per_step / measured, 1
+        ),
         "steps": len(marks),
         "seconds_after_first_step": round(marks[-1] - marks[0], 2),
         "seconds_total": round(total, 2),
@@ -165,9 +167,7 @@ def child(spec: dict) -> dict:
         images = openclipart_images(cfg)
         params = training_params({**common, "model": "dcgan"}, env="openclipart")
         per_epoch = len(images) // params.batch_size
-        params = params.model_copy(
-            update={"epochs": -(-cfg["oca_steps"] // per_epoch)}
-        )
+        params = params.model_copy(update={"epochs": -(-cfg["oca_steps"] // per_epoch)})
         result = project_arm(images, params, cfg["oca_steps"], 1)
         result["n_images"] = len(images)
         result["data"] = str(DATA) if DATA.exists() else "synthetic"
