@@ -82,6 +82,39 @@ def array_batches(
     return generate(), steps
 
 
+def prefetch_to_device(batches: Iterable[Any], size: int = 2) -> Iterator[Any]:
+    """Gather and copy the next `size` batches to the accelerator in a thread.
+
+    On a GPU the host gather and the copy would otherwise sit between steps
+    (each step ends with the NaN guard reading the losses back); the order
+    of the batches is unchanged. On CPU the batches are used as they come.
+    """
+    import queue
+    import threading
+
+    import jax
+
+    if jax.default_backend() == "cpu":
+        yield from batches
+        return
+    done = object()
+    ready: queue.Queue = queue.Queue(maxsize=size)
+
+    def fill() -> None:
+        try:
+            for batch in batches:
+                ready.put(jax.device_put(batch))
+        except BaseException as error:  # re-raised in the training thread
+            ready.put(error)
+        ready.put(done)
+
+    threading.Thread(target=fill, daemon=True, name="prefetch").start()
+    while (batch := ready.get()) is not done:
+        if isinstance(batch, BaseException):
+            raise batch
+        yield batch
+
+
 def fit_stateless(
     model,
     batches: Iterable[Any],
@@ -105,7 +138,7 @@ def fit_stateless(
         steps=steps_per_epoch,
         model=model,
     )
-    iterator = iter(batches)
+    iterator = iter(prefetch_to_device(batches))
     model.stop_training = False
     callback_list.on_train_begin()
     epoch_logs: dict[str, float] = {}
