@@ -16,7 +16,11 @@ import numpy as np
 import pytest
 
 from imagegen.training.data import epoch_order, numpy_batches
-from imagegen.training.runtime import BackendMismatch, check_backend
+from imagegen.training.runtime import (
+    BackendMismatch,
+    check_backend,
+    resolve_precision,
+)
 from tests.conftest import PROJECT_ROOT
 
 pytest.importorskip("jax")
@@ -82,6 +86,14 @@ def test_a_backend_other_than_the_process_one_stops_the_run_at_start():
         check_backend("jax")
     assert "training.backend" in str(error.value)
     assert "auto, tensorflow, jax" in str(error.value)
+    with pytest.raises(BackendMismatch, match="allowed values"):
+        check_backend("torch")
+
+
+def test_mixed_precision_is_float16_on_tensorflow_and_auto_is_off_on_cpu():
+    assert resolve_precision(True) == "mixed_float16"
+    assert resolve_precision(False) == "float32"
+    assert resolve_precision("auto") == "float32"  # no GPU here
 
 
 def test_numpy_batches_are_seeded_permutations_that_resume_mid_run():
