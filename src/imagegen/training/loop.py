@@ -118,9 +118,9 @@ def resume_keys(
 ) -> dict[str, Any]:
     """Settings a checkpoint must share with the run that resumes it.
 
-    The backend is not one of them: a checkpoint holds plain arrays, and a
-    run resumes on either backend (the later batches' order follows the
-    resuming backend's shuffle).
+    The backend is not one of them: a checkpoint holds plain arrays (resuming
+    on the other backend is untested; its later batches would follow that
+    backend's shuffle).
     """
     keys: dict[str, Any] = {
         "training.model": params.model,
