@@ -293,8 +293,7 @@ class GenerativeModel(keras.Model):
         """
         pending, self._pending_state = getattr(self, "_pending_state", None), None
         if pending is not None:
-            variables, values = pending
-            for variable, value in zip(variables, values, strict=True):
+            for variable, value in zip(pending.variables, pending.values, strict=True):
                 variable.assign(value)
         parent = getattr(super(), "jax_state_sync", None)
         if parent is not None:

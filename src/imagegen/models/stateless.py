@@ -20,6 +20,18 @@ import keras
 import numpy as np
 
 
+class PendingState:
+    """The last step's values of `variables`, not yet in them (`jax_state_sync`).
+
+    A plain object, not a tuple: Keras tracks the variables in any list or
+    tuple set on a model and would count them as the model's own.
+    """
+
+    def __init__(self, variables: list, values: list):
+        self.variables = variables
+        self.values = values
+
+
 def training_state_variables(model) -> list:
     """Every variable a train step reads or writes, once each, in a fixed order."""
     seen: set[int] = set()
@@ -151,7 +163,7 @@ def fit_stateless(
         for index in range(steps_per_epoch):
             callback_list.on_train_batch_begin(index)
             logs, state = step(state, next(iterator))
-            model._pending_state = (variables, state)
+            model._pending_state = PendingState(variables, state)
             callback_list.on_train_batch_end(index, logs)
             if model.stop_training:
                 break
