@@ -196,3 +196,23 @@ def test_every_family_trains_on_jax_without_tensorflow_and_resumes_exactly(tmp_p
         "history_equal": True,
         "samples_equal": True,
     }
+
+
+def test_a_training_run_on_the_wrong_backend_stops_before_any_node():
+    from kedro.pipeline import Node, Pipeline
+
+    from imagegen.framework.schema import ConfigurationError
+    from imagegen.hooks.validation import ConfigValidationHooks
+
+    def identity(x):
+        return x
+
+    training = Pipeline([Node(identity, "a", "b", name="train_model")])
+    curation = Pipeline([Node(identity, "a", "b", name="inventory_works")])
+    hooks = ConfigValidationHooks()
+    hooks._backend = "jax"
+    with pytest.raises(ConfigurationError, match="KERAS_BACKEND=jax"):
+        hooks.before_pipeline_run({}, training, None)
+    hooks.before_pipeline_run({}, curation, None)  # no training: no check
+    hooks._backend = "tensorflow"
+    hooks.before_pipeline_run({}, training, None)
