@@ -253,7 +253,8 @@ class GenerativeModel(keras.Model):
     def build_optimizers(self) -> None:
         """Create every optimiser slot now, so a checkpoint can be restored into them."""
         for optimizer, variables in self.optimizer_targets().values():
-            optimizer.build(variables)
+            if not optimizer.built:
+                optimizer.build(variables)
 
     def images_per_step(self, batch_size: int) -> int:
         """Real images one `train_step` consumes."""

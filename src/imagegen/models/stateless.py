@@ -139,6 +139,8 @@ def fit_stateless(
     jit_compile: bool = True,
 ):
     """Run epochs `initial_epoch` .. `epochs - 1` of `steps_per_epoch` steps each."""
+    # Slots created while tracing would hold tracers: every variable exists first.
+    model.build_optimizers()
     variables = training_state_variables(model)
     step = make_step(model, variables, jit_compile)
     callback_list = keras.callbacks.CallbackList(
