@@ -16,7 +16,10 @@ alternating them so that load from other processes hits all alike:
   window, so the project's figure includes MLflow tracking;
 - project, Keras' kernels: the same, with the convolutions traced inside
   `imagegen.models.convolutions.keras_kernels()`, so that the share of the
-  difference due to the project's forward-kernel convolutions shows.
+  difference due to the project's forward-kernel convolutions shows;
+- project on JAX (`--jax`): the same `train` in a child process started with
+  `KERAS_BACKEND=jax` (Keras fixes its backend at import), i.e. the
+  stateless jit-compiled step and NumPy batches, with the same MLflow logging.
 
 Images per second are counted over `--steps` steps after `--warmup` steps
 (tracing, first-step allocations), per round. Rounds are many and short, and
@@ -27,7 +30,13 @@ per image are reported beside wall time: they depend less on how busy the
 machine's other processes keep the cores. The JSON names the CPU model.
 
     python benchmarks/train_throughput.py [--sizes 28 64] [--rounds 9]
-        [--out benchmarks/results/train_throughput.json]
+        [--jax] [--out benchmarks/results/train_throughput.json]
+
+JAX beside TensorFlow on the tutorial configuration (one round, as measured
+for docs/training.md):
+
+    python benchmarks/train_throughput.py --sizes 28 --rounds 1 --jax
+        --out benchmarks/results/train_throughput_jax.json
 
 The default run's sizes (batch 64, widths 32) instead of the tutorial's:
 
@@ -80,6 +89,15 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def spread(values: list[float]) -> dict:
@@ -307,9 +325,40 @@ def run_project(
     return rate
 
 
+def run_jax_child(side: int, cfg: dict) -> dict:
+    """The project arm in a child process on the JAX backend; its JSON result."""
+    import subprocess
+
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps({"side": side, **cfg})],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"JAX arm failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child(spec: str) -> int:
+    """`--child`: run the project arm in this process (its backend) and print JSON."""
+    import keras
+
+    cfg = json.loads(spec)
+    side = cfg.pop("side")
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = run_project(digits(side), side, cfg, Path(tmp))
+    print(json.dumps({**rate, "backend": keras.backend.backend()}))
+    return 0
+
+
 def run_arm(arm: str, images: np.ndarray, side: int, cfg: dict, tmp: Path) -> dict:
     if arm == "tutorial":
         return run_tutorial(images, side, cfg)
+    if arm == "project_jax":
+        return run_jax_child(side, cfg)
     return run_project(
         images,
         side,
@@ -347,9 +396,17 @@ def main() -> int:
         help="sizes at which to also run the project with jit_compile=true",
     )
     parser.add_argument(
+        "--jax",
+        action="store_true",
+        help="also run the project on the JAX backend (a child process)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--out", default=str(ROOT / "benchmarks/results/train_throughput.json")
     )
     args = parser.parse_args()
+    if args.child:
+        return child(args.child)
     import tensorflow as tf
 
     report = {
@@ -359,6 +416,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "devices": [d.name for d in tf.config.list_logical_devices()],
             "tensorflow": tf.__version__,
+            "jax": _version("jax"),
             "load_average_at_start": os.getloadavg(),
         },
         "sizes": {},
@@ -372,6 +430,7 @@ def main() -> int:
         rounds = []
         arms = ["tutorial", "project", "project_keras_kernels"]
         arms += ["project_xla"] if side in args.xla else []
+        arms += ["project_jax"] if args.jax else []
         for index in range(args.rounds):
             order = list(arms)
             random.Random(index).shuffle(order)
@@ -386,10 +445,17 @@ def main() -> int:
             cpu_ratio = (
                 tutorial["cpu_seconds_per_image"] / project["cpu_seconds_per_image"]
             )
+            jax_ratio = (
+                result["project_jax"]["images_per_second"]
+                / project["images_per_second"]
+                if args.jax
+                else None
+            )
             rounds.append(
                 {
                     "order": order,
                     **result,
+                    "jax_over_tensorflow": jax_ratio,
                     "ratio": ratio,
                     "cpu_ratio": cpu_ratio,
                     "keras_kernels_ratio": stock_ratio,
@@ -403,7 +469,13 @@ def main() -> int:
                 f"(CPU time {cpu_ratio:.2f}), tracking "
                 f"{100 * project['tracking_fraction']:.2f}% of wall time; "
                 f"with Keras' kernels {stock['images_per_second']:.1f} img/s, "
-                f"ratio {stock_ratio:.2f}",
+                f"ratio {stock_ratio:.2f}"
+                + (
+                    f"; project on JAX {result['project_jax']['images_per_second']:.1f}"
+                    f" img/s, JAX/TensorFlow {jax_ratio:.2f}"
+                    if args.jax
+                    else ""
+                ),
                 flush=True,
             )
 
@@ -428,6 +500,18 @@ def main() -> int:
             ),
             "cpu_ratio_spread": spread([r["cpu_ratio"] for r in rounds]),
             "tracking_fraction_median": median("project", "tracking_fraction"),
+            **(
+                {
+                    "project_jax_images_per_second": median(
+                        "project_jax", "images_per_second"
+                    ),
+                    "jax_over_tensorflow_median": round(
+                        statistics.median(r["jax_over_tensorflow"] for r in rounds), 3
+                    ),
+                }
+                if args.jax
+                else {}
+            ),
             **(
                 {
                     "project_xla_images_per_second": median(

@@ -1,4 +1,8 @@
-"""The four families: shapes, one fit step each, saving and reloading."""
+"""The four families: shapes, one fit step each, saving and reloading.
+
+Backend-neutral: CI runs this file on TensorFlow and again with
+`KERAS_BACKEND=jax` (.ci/run).
+"""
 
 from __future__ import annotations
 
@@ -122,14 +126,12 @@ def test_vae_reconstructs_digits_better_than_their_mean_image():
 
 
 def test_wgan_gp_penalty_of_a_constant_critic_is_one():
-    import tensorflow as tf
-
     model = tiny("wgan_gp", size=16, channels=1)
     for layer in model.critic.layers:
         if isinstance(layer, keras.layers.Conv2D):
             layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
-    real = tf.constant(data(model, 8))
-    fake = tf.zeros_like(real)
+    real = keras.ops.convert_to_tensor(data(model, 8))
+    fake = keras.ops.zeros_like(real)
     # The critic ignores its input: gradient 0, penalty (0 - 1)^2.
     assert float(model.gradient_penalty(real, fake)) == pytest.approx(1.0, abs=1e-5)
 

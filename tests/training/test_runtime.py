@@ -62,6 +62,10 @@ def test_strategies_and_devices_are_described(caplog):
     with caplog.at_level("INFO", logger="imagegen.training.runtime"):
         runtime = make_runtime("default", False, "auto")
     assert runtime.replicas == 1 and runtime.devices
-    assert "Training runtime: default strategy, 1 replica(s) on" in caplog.text
+    assert (
+        "Training runtime: Keras on tensorflow, default strategy, 1 replica(s) on"
+        in caplog.text
+    )
+    assert runtime.describe()["backend"] == "tensorflow"
     with pytest.raises(ValueError, match="unknown distribution"):
         make_strategy("tpu")

@@ -94,8 +94,10 @@ class TrainingParams(Strict):
     wgan_gp: WGANGPParams
     vae: VAEParams
     jit_compile: Literal["auto", True, False]
-    mixed_precision: bool
+    mixed_precision: Literal["auto", True, False]
     distribution: Literal["default", "mirrored", "multi_worker"]
+    # Checked against the process's Keras backend at start (KERAS_BACKEND).
+    backend: Literal["auto", "tensorflow", "jax"] = "auto"
     checkpoint_dir: str = Field(min_length=1)
     run_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
     checkpoint_every_n_steps: int = Field(ge=0)

@@ -37,7 +37,15 @@ def stop_on(error: ConfigurationError) -> SystemExit:
 
 
 class ConfigValidationHooks:
-    """Stop a run before any node when a parameter is out of range."""
+    """Stop a run before any node when a parameter is out of range.
+
+    Also, for a run that trains: `training.backend` must be the Keras backend
+    this process runs (Keras reads `KERAS_BACKEND` once, at import), so a
+    mismatch stops the run before curation rather than at the training node.
+    """
+
+    def __init__(self) -> None:
+        self._backend = "auto"
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -45,6 +53,22 @@ class ConfigValidationHooks:
             validate_parameters(context.params)
         except ConfigurationError as error:
             raise stop_on(error) from None
+        self._backend = (context.params.get("training") or {}).get("backend", "auto")
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog
+    ) -> None:
+        if self._backend == "auto" or "train_model" not in {
+            node.name for node in pipeline.nodes
+        }:
+            return
+        from imagegen.training.runtime import BackendMismatch, check_backend
+
+        try:
+            check_backend(self._backend)
+        except BackendMismatch as error:
+            raise stop_on(ConfigurationError(str(error))) from None
 
 
 class SamplesFolderHooks:

@@ -1,9 +1,9 @@
 """What the four model families share: optimisers, loss scaling, saving.
 
 The layers and losses use `keras.ops`, so they are backend-neutral. The
-`train_step`s take gradients with TensorFlow's `GradientTape` (Keras 3 has no
-backend-neutral gradient API for custom steps): TensorFlow is the training
-backend.
+`train_step`s say what to differentiate through `imagegen.models.steps`,
+which takes gradients with TensorFlow's `GradientTape` or with JAX: the
+models train on either Keras backend.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import keras
-import tensorflow as tf
+import numpy as np
 from keras import layers, ops
 
 from imagegen.models.augment import Augmenter
 from imagegen.models.convolutions import Conv2D, Conv2DTranspose
+from imagegen.models.steps import optimise, replica_context, replica_scale
 
 
 def upsampling_stages(image_size: int) -> tuple[int, int]:
@@ -252,7 +253,8 @@ class GenerativeModel(keras.Model):
     def build_optimizers(self) -> None:
         """Create every optimiser slot now, so a checkpoint can be restored into them."""
         for optimizer, variables in self.optimizer_targets().values():
-            optimizer.build(variables)
+            if not optimizer.built:
+                optimizer.build(variables)
 
     def images_per_step(self, batch_size: int) -> int:
         """Real images one `train_step` consumes."""
@@ -274,22 +276,83 @@ class GenerativeModel(keras.Model):
         Every replica draws from the same mirrored seed state; slicing one draw
         of global size keeps replicas apart and equals the one-device noise.
         """
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context else 1
+        replicas, replica = replica_context()
         noise = keras.random.normal(
             (batch * replicas, self.latent_dim), seed=self.seed_generator
         )
         if replicas == 1:
             return noise
-        start = context.replica_id_in_sync_group * batch
-        return ops.slice(noise, [start, 0], [batch, self.latent_dim])
+        return ops.slice(noise, [replica * batch, 0], [batch, self.latent_dim])
 
-    @staticmethod
-    def replica_scale(loss):
-        """Divide by the replica count: gradients are summed across replicas."""
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync if context else 1
-        return loss if replicas == 1 else loss / replicas
+    replica_scale = staticmethod(replica_scale)
+
+    def jax_state_sync(self) -> None:
+        """JAX: put the last step's state into the variables (callbacks read them).
+
+        The training loop keeps the state as arrays between steps and leaves
+        it here; Keras' callbacks call this before they touch the model.
+        """
+        pending, self._pending_state = getattr(self, "_pending_state", None), None
+        if pending is not None:
+            for variable, value in zip(pending.variables, pending.values, strict=True):
+                variable.assign(value)
+        parent = getattr(super(), "jax_state_sync", None)
+        if parent is not None:
+            parent()
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        shuffle=True,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        **kwargs: Any,
+    ):
+        """Keras' `fit` on TensorFlow; on JAX, the stateless loop of both optimisers.
+
+        On JAX, `x` is in-memory arrays (with `y`, the labels) or an iterator
+        of batches with `steps_per_epoch`; `jit_compile` comes from `compile`.
+        """
+        if keras.backend.backend() != "jax":
+            return super().fit(
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callbacks,
+                shuffle=shuffle,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                **kwargs,
+            )
+        from imagegen.models.stateless import array_batches, fit_stateless
+
+        if kwargs:
+            raise TypeError(f"fit on the jax backend takes no {sorted(kwargs)}")
+        if isinstance(x, np.ndarray | tuple) or hasattr(x, "shape"):
+            data = x if y is None else (x, y)
+            batches, steps = array_batches(
+                data, batch_size or 32, epochs, shuffle, self.seed
+            )
+            steps_per_epoch = steps_per_epoch or steps
+        else:
+            batches = x
+        return fit_stateless(
+            self,
+            batches,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=1 if verbose == "auto" else verbose,
+            jit_compile=self.jit_compile is not False,
+        )
 
     def update_trackers(self, **values) -> dict[str, Any]:
         for tracker in self.trackers:
@@ -313,30 +376,6 @@ class GenerativeModel(keras.Model):
     @classmethod
     def from_config(cls, config: dict[str, Any]):
         return cls(**config)
-
-
-def scaled_loss(optimizer, loss):
-    """The loss to differentiate: divided by the replicas, times the loss scale.
-
-    Call it inside the tape. `scale_loss` is the identity for plain
-    optimisers; a `LossScaleOptimizer` unscales the gradients again and skips
-    a step whose gradients are not finite.
-    """
-    return optimizer.scale_loss(GenerativeModel.replica_scale(loss))
-
-
-def apply_gradients(optimizer, tape, scaled, variables) -> None:
-    """Differentiate a `scaled_loss` and apply the gradients.
-
-    Embedding gradients come as IndexedSlices whose size depends on the
-    batch's labels; replicas cannot all-reduce those, so they are made dense
-    (the label tables are small).
-    """
-    grads = [
-        tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
-        for g in tape.gradient(scaled, variables)
-    ]
-    optimizer.apply_gradients(zip(grads, variables, strict=True))
 
 
 class AdversarialModel(GenerativeModel):
@@ -387,7 +426,8 @@ class AdversarialModel(GenerativeModel):
         forward pass that serves both losses, so the generator's gradient
         flows through the same augmentation as the discriminator's.
         """
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+
+        def compute():
             fake_images = self.generator(generator_input, training=True)
             real_logits = self.discriminator(
                 discriminator_input(self.augmenter(real_images)), training=True
@@ -398,14 +438,14 @@ class AdversarialModel(GenerativeModel):
             g_loss, d_loss = adversarial_losses(
                 self.loss_name, real_logits, fake_logits
             )
-            g_scaled = scaled_loss(self.g_optimizer, g_loss)
-            d_scaled = scaled_loss(self.d_optimizer, d_loss)
-        apply_gradients(
-            self.g_optimizer, g_tape, g_scaled, self.generator.trainable_weights
-        )
-        apply_gradients(
-            self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_weights
-        )
+            return {"generator": g_loss, "discriminator": d_loss}, {
+                "real_logits": real_logits
+            }
+
+        # Two tapes (TensorFlow) or two pullbacks of one forward pass (JAX).
+        losses, extras = optimise(self, compute, ("generator", "discriminator"))
+        d_loss, g_loss = losses["discriminator"], losses["generator"]
+        real_logits = extras["real_logits"]
         self.update_ema(self.g_optimizer.iterations)
         return self.update_trackers(
             d_loss=d_loss,

@@ -9,16 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
-from imagegen.models.base import (
-    GenerativeModel,
-    apply_gradients,
-    discriminator_trunk,
-    scaled_loss,
-)
+from imagegen.models.base import GenerativeModel, discriminator_trunk
 from imagegen.models.dcgan import build_generator
+from imagegen.models.steps import optimise
 
 
 def build_encoder(
@@ -101,14 +96,16 @@ class VAE(GenerativeModel):
         return reconstruction, kl
 
     def train_step(self, images):
-        weights = self.encoder.trainable_weights + self.generator.trainable_weights
-        with tf.GradientTape() as tape:
+        def compute():
             reconstruction, kl = self.losses_for(images)
             loss = reconstruction + self.beta * kl
-            scaled = scaled_loss(self.vae_optimizer, loss)
-        apply_gradients(self.vae_optimizer, tape, scaled, weights)
+            return {"vae": loss}, {"reconstruction": reconstruction, "kl": kl}
+
+        losses, parts = optimise(self, compute, ("vae",))
         return self.update_trackers(
-            loss=loss, reconstruction_loss=reconstruction, kl_loss=kl
+            loss=losses["vae"],
+            reconstruction_loss=parts["reconstruction"],
+            kl_loss=parts["kl"],
         )
 
     def get_config(self) -> dict[str, Any]:

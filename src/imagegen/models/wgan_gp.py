@@ -9,19 +9,15 @@ epoch.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import keras
-import tensorflow as tf
 from keras import layers, ops
 
-from imagegen.models.base import (
-    GenerativeModel,
-    apply_gradients,
-    discriminator_trunk,
-    scaled_loss,
-)
+from imagegen.models.base import GenerativeModel, discriminator_trunk
 from imagegen.models.dcgan import build_generator
+from imagegen.models.steps import input_gradient, optimise
 
 
 def build_critic(image_size: int, channels: int, filters: int) -> keras.Model:
@@ -98,12 +94,30 @@ class WGANGP(GenerativeModel):
             (ops.shape(real)[0], 1, 1, 1), seed=self.seed_generator
         )
         mixed = real + alpha * (fake - real)
-        with tf.GradientTape() as tape:
-            tape.watch(mixed)
-            scores = self.critic(mixed, training=True)
-        grads = tape.gradient(scores, mixed)
+        grads = input_gradient(lambda x: self.critic(x, training=True), mixed)
         norms = ops.sqrt(ops.sum(ops.square(grads), axis=[1, 2, 3]) + 1e-12)
         return ops.mean(ops.square(norms - 1.0))
+
+    def critic_losses(self, real, noise):
+        """(losses, outputs) of one critic update on augmented reals and fresh fakes."""
+        fake = self.augmenter(self.generator(noise, training=True))
+        real_scores = self.critic(real, training=True)
+        fake_scores = self.critic(fake, training=True)
+        wasserstein = ops.mean(real_scores) - ops.mean(fake_scores)
+        penalty = self.gradient_penalty(real, fake)
+        d_loss = -wasserstein + self.gp_weight * penalty
+        return {"discriminator": d_loss}, {
+            "real_scores": real_scores,
+            "wasserstein": wasserstein,
+            "penalty": penalty,
+        }
+
+    def generator_losses(self, noise):
+        """(losses, outputs) of the generator update."""
+        fake_scores = self.critic(
+            self.augmenter(self.generator(noise, training=True)), training=True
+        )
+        return {"generator": -ops.mean(fake_scores)}, {"fake_scores": fake_scores}
 
     def train_step(self, real_images):
         batch = ops.shape(real_images)[0] // self.n_critic
@@ -115,36 +129,24 @@ class WGANGP(GenerativeModel):
             # The penalty is taken on interpolates of the augmented images.
             real = self.augmenter(chunks[index])
             noise = self.noise(batch)
-            with tf.GradientTape() as tape:
-                fake = self.augmenter(self.generator(noise, training=True))
-                real_scores = self.critic(real, training=True)
-                fake_scores = self.critic(fake, training=True)
-                wasserstein = ops.mean(real_scores) - ops.mean(fake_scores)
-                penalty = self.gradient_penalty(real, fake)
-                d_loss = -wasserstein + self.gp_weight * penalty
-                d_scaled = scaled_loss(self.d_optimizer, d_loss)
-            apply_gradients(
-                self.d_optimizer, tape, d_scaled, self.critic.trainable_weights
+            losses, critic = optimise(
+                self,
+                functools.partial(self.critic_losses, real, noise),
+                ("discriminator",),
             )
         noise = self.noise(batch)
-        with tf.GradientTape() as tape:
-            fake_scores = self.critic(
-                self.augmenter(self.generator(noise, training=True)), training=True
-            )
-            g_loss = -ops.mean(fake_scores)
-            g_scaled = scaled_loss(self.g_optimizer, g_loss)
-        apply_gradients(
-            self.g_optimizer, tape, g_scaled, self.generator.trainable_weights
+        g_losses, outputs = optimise(
+            self, functools.partial(self.generator_losses, noise), ("generator",)
         )
         self.update_ema(self.g_optimizer.iterations)
         # A critic's scores have no fixed zero: ADA's sign is taken against
         # the mean score of the generator step's fakes.
-        signs = real_scores - ops.mean(fake_scores)
+        signs = critic["real_scores"] - ops.mean(outputs["fake_scores"])
         return self.update_trackers(
-            d_loss=d_loss,
-            g_loss=g_loss,
-            gradient_penalty=penalty,
-            wasserstein=wasserstein,
+            d_loss=losses["discriminator"],
+            g_loss=g_losses["generator"],
+            gradient_penalty=critic["penalty"],
+            wasserstein=critic["wasserstein"],
             **self.augment_step_values(signs, batch),
         )
 

@@ -66,6 +66,42 @@ def tile(images: np.ndarray, columns: int) -> np.ndarray:
     return sheet[..., 0] if c == 1 else sheet
 
 
+def _traced_sampler(model, noise: np.ndarray, labels: np.ndarray | None):
+    """A compiled `model.generate(noise, labels)`, traced before the first step.
+
+    Calling the functional model eagerly costs more than drawing the samples.
+    TensorFlow: a `tf.function`. JAX: the sampling generator's `stateless_call`
+    under `jax.jit`, given the variables' current values at each call.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda: model.generate(noise, labels))
+    if keras.backend.backend() != "jax":
+        return lambda: model.generate(noise, labels)
+    import jax
+
+    inputs = [noise, labels] if model.conditional else noise
+
+    @jax.jit
+    def sample(trainable, non_trainable):
+        generator = model.sampling_generator
+        images, _ = generator.stateless_call(
+            trainable, non_trainable, inputs, training=False
+        )
+        return images
+
+    def draw():
+        model.jax_state_sync()  # the last step's state, into the variables
+        generator = model.sampling_generator
+        return sample(
+            [v.value for v in generator.trainable_variables],
+            [v.value for v in generator.non_trainable_variables],
+        )
+
+    return draw
+
+
 class NonFiniteGuard(keras.callbacks.Callback):
     """Count steps; stop at the first step whose losses are NaN or Inf."""
 
@@ -126,12 +162,8 @@ class EpochSamples(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self._sample is not None:
             return
-        import tensorflow as tf
-
         started = time.perf_counter()
-        # A traced function: calling the functional model eagerly costs more
-        # than drawing the samples. Traced here, before the first step.
-        self._sample = tf.function(lambda: self.model.generate(self.noise, self.labels))
+        self._sample = _traced_sampler(self.model, self.noise, self.labels)
         self._sample()
         self.state.tracking_seconds += time.perf_counter() - started
 

@@ -1,8 +1,16 @@
-"""Input pipeline: the training array as seeded, resumable `tf.data` batches."""
+"""Input pipeline: the training array as seeded, resumable batches.
+
+TensorFlow reads them through `tf.data` (`make_dataset`); JAX through a NumPy
+generator (`numpy_batches`) with the same contract: each epoch a permutation
+seeded by (seed, epoch), so any step's batch is known without replaying the
+ones before it. The two backends' permutations come from different generators
+(TensorFlow's stateless shuffle, NumPy's PCG64), so their orders differ.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -102,3 +110,34 @@ def make_dataset(
         .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The permutation of `n` indices used in `epoch` (NumPy's PCG64 on (seed, epoch))."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def numpy_batches(
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    batch_size: int,
+    seed: int,
+    start_step: int,
+    epochs: int,
+) -> Iterator[np.ndarray | tuple[np.ndarray, np.ndarray]]:
+    """`make_dataset`'s batches as NumPy arrays (JAX): no TensorFlow needed.
+
+    The gather is one fancy-indexing copy per batch; JAX's asynchronous
+    dispatch overlaps it with the previous step on an accelerator.
+    """
+    n = len(images)
+    steps_per_epoch = n // batch_size
+    first_epoch, offset = divmod(start_step, steps_per_epoch)
+    for epoch in range(first_epoch, epochs):
+        order = epoch_order(n, seed, epoch)
+        for step in range(offset if epoch == first_epoch else 0, steps_per_epoch):
+            index = order[step * batch_size : (step + 1) * batch_size]
+            if labels is None:
+                yield images[index]
+            else:
+                yield images[index], labels[index]

@@ -35,6 +35,7 @@ from imagegen.training.data import (
     check_training_set,
     fingerprint,
     make_dataset,
+    numpy_batches,
 )
 from imagegen.training.runtime import Runtime, make_runtime, precision_policy
 from imagegen.training.streaming import (
@@ -93,6 +94,7 @@ def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
 
     def adam(**kwargs):
         optimizer = keras.optimizers.Adam(**kwargs)
+        # bfloat16 (JAX) has float32's range: only float16 needs loss scaling.
         if runtime.precision == "mixed_float16":
             return keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
@@ -116,14 +118,21 @@ def compile_model(model, params: TrainingParams, runtime: Runtime) -> None:
     )
 
 
-def resume_keys(params: TrainingParams, data_fingerprint: str) -> dict[str, Any]:
-    """Settings a checkpoint must share with the run that resumes it."""
+def resume_keys(
+    params: TrainingParams, data_fingerprint: str, precision: str = "float32"
+) -> dict[str, Any]:
+    """Settings a checkpoint must share with the run that resumes it.
+
+    The backend is not one of them: a checkpoint holds plain arrays (resuming
+    on the other backend is untested; its later batches would follow that
+    backend's shuffle).
+    """
     keys: dict[str, Any] = {
         "training.model": params.model,
         "training.batch_size": params.batch_size,
         "training.latent_dim": params.latent_dim,
         "training.seed": params.seed,
-        "training.mixed_precision": params.mixed_precision,
+        "training.mixed_precision": precision != "float32",
         "training.augment": params.augment,
         "training.ema_decay": params.ema_decay,
         "training set": data_fingerprint,
@@ -276,7 +285,7 @@ def train(
 ) -> TrainingResult:
     """Train `params.model` on the training set; resume from a checkpoint if asked."""
     runtime = make_runtime(
-        params.distribution, params.mixed_precision, params.jit_compile
+        params.distribution, params.mixed_precision, params.jit_compile, params.backend
     )
     import keras
 
@@ -285,7 +294,7 @@ def train(
     check = check_sharded_set if sharded else check_training_set
     images, labels, class_names = check(training_set, model_class.conditional)
     keras.utils.set_random_seed(params.seed)
-    with precision_policy(params.mixed_precision), runtime.strategy.scope():
+    with precision_policy(runtime.precision), runtime.strategy.scope():
         model = build_model(params, images.shape[1], images.shape[-1], len(class_names))
         compile_model(model, params, runtime)
         model.build_optimizers()
@@ -308,7 +317,9 @@ def train(
         params.checkpoints_to_keep,
     )
     expected = resume_keys(
-        params, training_set.digest if sharded else fingerprint(images, labels)
+        params,
+        training_set.digest if sharded else fingerprint(images, labels),
+        runtime.precision,
     )
     state = _start_state(
         params, model, store, expected, steps_per_epoch, runtime.is_chief
@@ -329,22 +340,21 @@ def train(
     start_step, started = state.step, time.perf_counter()
     for index, (initial_epoch, steps) in enumerate(segments):
         last_epoch = initial_epoch + 1 if steps != steps_per_epoch else params.epochs
-        stream = make_sharded_dataset if sharded else make_dataset
-        extra = {"shuffle_buffer": params.shuffle_buffer} if sharded else {}
-        model.fit(
-            stream(
+        _fit(
+            model,
+            runtime,
+            (
                 training_set if sharded else images,
                 labels,
                 data_batch,
                 params.seed,
                 state.step,
                 last_epoch,
-                **extra,
             ),
+            shuffle_buffer=params.shuffle_buffer if sharded else None,
             initial_epoch=initial_epoch,
             epochs=last_epoch,
             steps_per_epoch=steps,
-            shuffle=False,  # the dataset is shuffled, reproducibly, per epoch
             callbacks=callbacks,
             verbose=_verbosity(params.progress_bar),
         )
@@ -373,6 +383,29 @@ def train(
     if not all(math.isfinite(v) for v in summary["final"].values()):
         raise NonFiniteLossError(f"training diverged: final metrics {summary['final']}")
     return TrainingResult(model, state.history, state.grids, summary, class_names)
+
+
+def _fit(
+    model, runtime: Runtime, data: tuple, shuffle_buffer: int | None, **kwargs: Any
+) -> None:
+    """One `fit` segment: `tf.data` batches on TensorFlow (streamed from the shards
+    when `shuffle_buffer` is given: a sharded set), NumPy batches on JAX."""
+    if runtime.backend == "jax":
+        if shuffle_buffer is not None:
+            raise ValueError(
+                "a sharded training set streams through tf.data: train it with "
+                "KERAS_BACKEND=tensorflow, or raise the catalog's shard_mb"
+            )
+        model.fit(numpy_batches(*data), **kwargs)
+        return
+    if shuffle_buffer is not None:
+        model.fit(make_sharded_dataset(*data, shuffle_buffer=shuffle_buffer), **kwargs)
+        return
+    model.fit(
+        make_dataset(*data),
+        shuffle=False,  # the dataset is shuffled, reproducibly, per epoch
+        **kwargs,
+    )
 
 
 def _epoch_samples(
