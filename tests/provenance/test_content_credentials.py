@@ -107,7 +107,7 @@ def test_served_pngs_are_signed_and_match_their_ledger_entries(
         entry = entries[ours["entry_id"]]
         assert entry["image_sha256"] == hashlib.sha256(png).hexdigest()
         assert ours == {
-            "model_name": "imagegen-dcgan",
+            "model_name": "imagegen-digits-dcgan",
             "run_id": "run-1",
             "seed": "3",
             "index": str(entry["index"]),

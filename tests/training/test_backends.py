@@ -15,6 +15,10 @@ import textwrap
 import numpy as np
 import pytest
 
+# At collection: importing the hooks imports kedro.framework.project, which sets
+# up Kedro's logging on the stderr of that moment (inside a test, pytest's
+# capture file, closed when the test ends).
+from imagegen.hooks.validation import CONFIGURATION_EXIT, ConfigValidationHooks
 from imagegen.training.data import epoch_order, numpy_batches
 from imagegen.training.runtime import (
     BackendMismatch,
@@ -198,11 +202,8 @@ def test_every_family_trains_on_jax_without_tensorflow_and_resumes_exactly(tmp_p
     }
 
 
-def test_a_training_run_on_the_wrong_backend_stops_before_any_node():
+def test_a_training_run_on_the_wrong_backend_stops_before_any_node(capfd):
     from kedro.pipeline import Node, Pipeline
-
-    from imagegen.framework.schema import ConfigurationError
-    from imagegen.hooks.validation import ConfigValidationHooks
 
     def identity(x):
         return x
@@ -211,8 +212,11 @@ def test_a_training_run_on_the_wrong_backend_stops_before_any_node():
     curation = Pipeline([Node(identity, "a", "b", name="inventory_works")])
     hooks = ConfigValidationHooks()
     hooks._backend = "jax"
-    with pytest.raises(ConfigurationError, match="KERAS_BACKEND=jax"):
+    with pytest.raises(SystemExit) as stopped:
         hooks.before_pipeline_run({}, training, None)
+    assert stopped.value.code == CONFIGURATION_EXIT
+    [line] = capfd.readouterr().err.splitlines()  # one line, no traceback
+    assert "KERAS_BACKEND=jax" in line
     hooks.before_pipeline_run({}, curation, None)  # no training: no check
     hooks._backend = "tensorflow"
     hooks.before_pipeline_run({}, training, None)

@@ -56,7 +56,7 @@ def _order(rel: str) -> tuple:
 
 
 class RemoteFile:
-    """One object, with the two read methods curation uses on metadata files."""
+    """One object, with the read methods curation uses on metadata files."""
 
     def __init__(self, fs, key: str):
         self.fs, self.key = fs, key
@@ -66,6 +66,10 @@ class RemoteFile:
 
     def read_text(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         return self.read_bytes().decode(encoding, errors)
+
+    def open(self, mode: str = "rb"):
+        """A binary file object, as `Path.open`, for reads bounded by the caller."""
+        return self.fs.open(self.key, mode)
 
 
 class RemoteFolder:

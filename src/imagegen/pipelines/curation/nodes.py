@@ -156,7 +156,7 @@ def read_manifest(raw_folder: RawFolder) -> pd.DataFrame:
     path = raw_folder.metadata_file("manifest.csv")
     if path is None:
         return pd.DataFrame(columns=columns)
-    with open(path, "rb") as fh:
+    with path.open("rb") as fh:  # a Path, or a RemoteFile on object storage
         data = fh.read(MAX_MANIFEST_BYTES + 1)
     if len(data) > MAX_MANIFEST_BYTES:
         # Read as absent: every work then goes to review as licence_unknown.
