@@ -119,7 +119,11 @@ def test_no_csv_cell_a_person_opens_is_a_formula(hostile_project):
 
 def test_no_script_runs_in_any_rendered_output(hostile_project, tmp_path):
     audit = imagegen(
-        hostile_project, "audit", "model", "imagegen-digits-dcgan@candidate"
+        hostile_project,
+        "audit",
+        "model",
+        "imagegen-digits-dcgan@candidate",
+        "--works",  # the whole work list, where every payload appears
     )
     assert audit.returncode == 0, audit.stderr
     assert "pwned-script" in audit.stdout  # the payloads are there, as text

@@ -45,7 +45,7 @@ def test_a_jax_trained_model_registers_and_serves_on_tensorflow(tmp_path):
         f"""
         import json, keras, mlflow, pandas as pd
         mlflow.set_tracking_uri("sqlite:///{project}/mlflow.db")
-        model = mlflow.pyfunc.load_model("models:/imagegen-dcgan/1")
+        model = mlflow.pyfunc.load_model("models:/imagegen-digits-dcgan/1")
         out = model.predict(pd.DataFrame({{"seed": [3], "n": [2]}}))
         rows = out.to_dict("records") if hasattr(out, "to_dict") else list(out)
         print(json.dumps({{"backend": keras.backend.backend(), "n": len(rows),

@@ -43,11 +43,12 @@ def test_a_smoke_train_run_prints_progress_and_the_projects_lines(quiet_run):
     assert not foreign, foreign
     assert all(MLFLOW_REGISTRY_LINES.match(line) for line in errors), errors
     text = quiet_run.stdout
-    assert "Completed 33 out of 33 tasks" in text
+    done = re.search(r"Completed (\d+) out of \1 tasks", text)
+    assert done, text[-2000:]
     assert "Curation decisions passed" in text  # a stage's own summary
     assert "Loading data from" not in text
-    # 33 nodes x 3 progress lines, one summary per stage and the gates' warnings.
-    assert len(lines) < 165, len(lines)
+    # 3 progress lines per node, one summary per stage and the gates' warnings.
+    assert len(lines) < 3 * int(done.group(1)) + 66, len(lines)
 
 
 def test_a_bad_key_is_one_line_on_stderr_with_exit_status_2(tmp_path):
