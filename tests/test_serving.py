@@ -213,7 +213,10 @@ def test_the_scoring_server_parses_through_the_guard():
 
     from imagegen.serving import guard_scoring_server
 
-    original = scoring_server._decode_json_input
+    before = scoring_server._decode_json_input
+    # A model loaded earlier in this process may have guarded it already.
+    original = getattr(before, "__wrapped_decoder__", before)
+    scoring_server._decode_json_input = original
     try:
         guard_scoring_server()
         guard_scoring_server()  # once only
@@ -223,4 +226,4 @@ def test_the_scoring_server_parses_through_the_guard():
         assert parsed == {"dataframe_records": []}
         assert scoring_server._decode_json_input.__wrapped_decoder__ is original
     finally:
-        scoring_server._decode_json_input = original
+        scoring_server._decode_json_input = before
