@@ -399,7 +399,11 @@ def _fit(
         model.fit(numpy_batches(*data), **kwargs)
         return
     if shuffle_buffer is not None:
-        model.fit(make_sharded_dataset(*data, shuffle_buffer=shuffle_buffer), **kwargs)
+        model.fit(
+            make_sharded_dataset(*data, shuffle_buffer=shuffle_buffer),
+            shuffle=False,  # the stream is shuffled, reproducibly, per epoch
+            **kwargs,
+        )
         return
     model.fit(
         make_dataset(*data),
