@@ -192,7 +192,9 @@ def test_a_file_swapped_for_a_fifo_after_its_check_does_not_hang(raw, monkeypatc
 
 def test_a_file_that_changes_while_read(raw, monkeypatch):
     (raw / "growing.png").write_bytes(_png(1) * 3)
-    monkeypatch.setattr(inv, "CHUNK", 64)
+    from imagegen.datasets import raw_folder
+
+    monkeypatch.setattr(raw_folder, "CHUNK", 64)  # the reader's chunk size
     appended, real_sha256 = [], hashlib.sha256
 
     class Appending:
@@ -211,7 +213,7 @@ def test_a_file_that_changes_while_read(raw, monkeypatch):
         def hexdigest(self):
             return self._hash.hexdigest()
 
-    monkeypatch.setattr(inv.hashlib, "sha256", Appending)
+    monkeypatch.setattr(raw_folder.hashlib, "sha256", Appending)
     settings_ = inv.ProbeSettings.from_policy(nodes.load_policy(POLICY))
     record = inv.probe_file(RawFolder(raw), "growing.png", settings_)
     assert record.integrity == "corrupt:changed_while_read"

@@ -13,6 +13,7 @@ printable line, writes to any UTF-8 file, and maps back to the exact bytes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -67,6 +68,27 @@ def decode_rel_path(escaped: str) -> str:
         return chr(code if code < 0x80 else 0xDC00 + code)
 
     return _ESCAPED.sub(unescape, escaped)
+
+
+CHUNK = 1 << 20
+
+
+def hash_and_keep(fh, limit: int) -> tuple[str, int, bytes | None]:
+    """SHA-256 and size of a binary stream; its bytes too when it is under `limit`.
+
+    Read in chunks, so a file over the limit is hashed without being held.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    kept = bytearray()
+    while chunk := fh.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+        if size <= limit:
+            kept.extend(chunk)
+        elif kept:
+            kept = bytearray()  # over the limit: stop holding the bytes
+    return digest.hexdigest(), size, bytes(kept) if size <= limit else None
 
 
 class PathOutsideRawDir(ValueError):

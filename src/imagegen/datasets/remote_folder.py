@@ -18,7 +18,6 @@ devices: what the local reader guards against there cannot occur.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -28,9 +27,8 @@ from imagegen.datasets.raw_folder import (
     RawFolderDataset,
     decode_rel_path,
     encode_rel_path,
+    hash_and_keep,
 )
-
-CHUNK = 1 << 20
 
 
 class UnsafeKey(ValueError):
@@ -138,18 +136,8 @@ class RemoteFolder:
         Streamed in chunks, so an object over the limit is hashed without
         being held in memory.
         """
-        digest = hashlib.sha256()
-        size = 0
-        kept = bytearray()
         with self.fs.open(self.key(rel), "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                if size <= limit:
-                    kept.extend(chunk)
-                elif kept:
-                    kept = bytearray()
-        return digest.hexdigest(), size, bytes(kept) if size <= limit else None
+            return hash_and_keep(fh, limit)
 
     def read_metadata(self, rel: str, limit: int) -> bytes | None:
         """At most `limit` + 1 bytes of a metadata object; None when there is none."""

@@ -44,6 +44,19 @@ def _worker_died(chunk: list[str], hint: str) -> RuntimeError:
     )
 
 
+def _windowed(
+    submit: Callable, chunks: Iterable[list[str]], window: int, result: Callable
+) -> Iterator[tuple[list[str], list[dict]]]:
+    """Results of `submit(chunk)` in listing order, at most `window` in flight."""
+    pending: deque = deque()
+    for chunk in chunks:
+        pending.append((chunk, submit(chunk)))
+        if len(pending) >= window:
+            yield result(*pending.popleft())
+    while pending:
+        yield result(*pending.popleft())
+
+
 class LocalExecutor:
     """Worker processes of this machine (spawned, not forked)."""
 
@@ -61,13 +74,12 @@ class LocalExecutor:
             initializer=die_with_parent,
             initargs=(os.getpid(),),
         ) as pool:
-            pending: deque = deque()
-            for chunk in chunks:
-                pending.append((chunk, pool.submit(fn, *args, chunk)))
-                if len(pending) >= 4 * self.workers:
-                    yield self._result(*pending.popleft())
-            while pending:
-                yield self._result(*pending.popleft())
+            yield from _windowed(
+                lambda chunk: pool.submit(fn, *args, chunk),
+                chunks,
+                4 * self.workers,
+                self._result,
+            )
 
     @staticmethod
     def _result(chunk: list[str], future) -> tuple[list[str], list[dict]]:
@@ -174,16 +186,14 @@ class DaskExecutor:
         # The shared arguments (folder, settings) go to the workers once.
         shared = [self.client.scatter(a, broadcast=True, hash=False) for a in args]
         window = self._window()
-        pending: deque = deque()
-        for chunk in chunks:
-            future = self.client.submit(
+        yield from _windowed(
+            lambda chunk: self.client.submit(
                 fn, *shared, chunk, retries=self.retries, pure=False
-            )
-            pending.append((chunk, future))
-            if len(pending) >= window:
-                yield self._result(*pending.popleft())
-        while pending:
-            yield self._result(*pending.popleft())
+            ),
+            chunks,
+            window,
+            self._result,
+        )
 
     @staticmethod
     def _result(chunk: list[str], future) -> tuple[list[str], list[dict]]:

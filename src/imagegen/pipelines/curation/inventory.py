@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import json
 import logging
@@ -35,6 +34,7 @@ from imagegen.datasets.raw_folder import (
     PathOutsideRawDir,
     RawFolder,
     entry_kind,
+    hash_and_keep,
 )
 from imagegen.datasets.remote_folder import RemoteFolder, UnsafeKey
 from imagegen.images import on_white, register_image_plugins, to_8bit
@@ -44,7 +44,6 @@ from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
 # Raster formats Pillow may open (HEIF through pillow-heif). Others (EPS,
 # which runs Ghostscript; TGA, which has no signature) are never tried on
 # hostile files.
@@ -171,24 +170,15 @@ def open_regular(path: Path):
 
 def sha256_file(path: Path, limit: int) -> tuple[str, int, bytes | None]:
     """SHA-256 and size of a file; the bytes too when the file is under `limit`."""
-    digest = hashlib.sha256()
-    size = 0
-    kept = bytearray()
     with open_regular(path) as fh:
         before = os.fstat(fh.fileno())
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            if size <= limit:
-                kept.extend(chunk)
-            elif kept:
-                kept = bytearray()  # over the limit: stop holding the bytes
+        sha256, size, kept = hash_and_keep(fh, limit)
         after = os.fstat(fh.fileno())
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
         size != after.st_size
     ):
         raise ChangedWhileRead("changed while read")
-    return digest.hexdigest(), size, bytes(kept) if size <= limit else None
+    return sha256, size, kept
 
 
 def read_bounded(path: Path, limit: int, source: str) -> bytes:
