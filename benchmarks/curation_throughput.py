@@ -32,7 +32,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _policy() -> dict:
+def openclipart_policy() -> dict:
+    """The policy of `--env openclipart`: base merged with its override."""
     policy = yaml.safe_load((ROOT / "conf/base/policy.yml").read_text())["policy"]
     override = ROOT / "conf/openclipart/policy.yml"
     if override.exists():
@@ -70,7 +71,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    policy = _policy()
+    policy = openclipart_policy()
     params = {"workers": args.workers, "chunk_size": args.chunk_size}
     load_before = os.getloadavg()
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()

@@ -34,23 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+# Run as a script: this folder is on sys.path, so the benchmarks share one policy.
+from curation_throughput import openclipart_policy
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv"
-
-
-def _policy() -> dict:
-    policy = yaml.safe_load((ROOT / "conf/base/policy.yml").read_text())["policy"]
-    override = ROOT / "conf/openclipart/policy.yml"
-    if override.exists():
-        for key, value in (yaml.safe_load(override.read_text())["policy"]).items():
-            if isinstance(value, dict):
-                policy[key] = {**policy.get(key, {}), **value}
-            else:
-                policy[key] = value
-    return policy
 
 
 def _bytes(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -240,7 +230,7 @@ def main() -> int:
     if not (raw / "_sources").is_dir():
         print(f"{raw} is missing: run scripts/fetch_openclipart.sh", file=sys.stderr)  # noqa: T201
         return 2
-    policy = _policy()
+    policy = openclipart_policy()
     matcher = Matcher(policy)
     started = time.perf_counter()
     # Originals whose half-size copy still gets a signature (duplicates.min_side).
