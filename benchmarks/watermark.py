@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 from PIL import Image, ImageEnhance
 
@@ -90,6 +92,7 @@ def transforms(
 
 def _renders(folder: Path, n: int, size: int, rng: np.random.Generator) -> list:
     paths = sorted(folder.rglob("*.png"))
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # skipped below
     images = []
     for index in rng.permutation(len(paths)):
         if len(images) == n:
@@ -136,7 +139,9 @@ def _negatives(folder: Path, n: int, rng: np.random.Generator) -> list:
     digits = load_digits().images
     for index in range(share):
         side = (28, 40, 64)[index % 3]
-        d = Image.fromarray(np.round(digits[index % len(digits)] * 255 / 16).astype(np.uint8))
+        d = Image.fromarray(
+            np.round(digits[index % len(digits)] * 255 / 16).astype(np.uint8)
+        )
         images.append(np.asarray(d.resize((side, side), Image.Resampling.LANCZOS)))
     for index in range(n - len(images)):
         side = (32, 64, 128)[index % 3]
@@ -215,7 +220,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--negatives", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke run, < 1 min")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/watermark.json"))
+    parser.add_argument(
+        "--out", default=str(ROOT / "benchmarks/results/watermark.json")
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.images, args.negatives = 4, 200
