@@ -20,10 +20,9 @@ import io
 import json
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-
-import warnings
 
 import numpy as np
 from PIL import Image, ImageEnhance
