@@ -162,7 +162,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def _bits(pixels: np.ndarray) -> np.ndarray:
     values, steps = watermark._projections(watermark._canonical(pixels))
-    return watermark._decode(values, steps)[0][: watermark.PAYLOAD_BITS]
+    votes, _ = watermark._decode(values, steps)
+    return (votes[: watermark.PAYLOAD_BITS] < 0).astype(np.uint8)
 
 
 def _measure(sets: dict[str, list], rng: np.random.Generator) -> dict:
