@@ -11,9 +11,10 @@ step that follows the local contrast (a brightness or contrast scaling moves
 the lattice with the image; textured regions take more change, flat ones
 less). The residual is upsampled to the output size and added to every
 channel. A codeword of 32 payload bits and a CRC-16 is repeated over the 128
-symbols and decoded by soft voting; a detection needs the CRC to match and
-the vote's reliability to clear a threshold (docs/provenance.md has the
-measured robustness and false-positive rate).
+symbols and decoded by soft voting, then by flipping the least certain bits
+(Chase decoding); a detection needs the CRC to match and the vote's
+reliability to clear a threshold. Crops move the grid and are not survived
+(docs/provenance.md has the measured robustness and false-positive rate).
 """
 
 from __future__ import annotations
