@@ -111,12 +111,14 @@ def _generated(path: Path, n: int, sizes: tuple[int, ...]) -> dict[int, list]:
     """The default generator's outputs (28x28 greyscale), upscaled to each size."""
     import keras
 
+    import imagegen.models  # noqa: F401  (registers the generator's layers)
     from imagegen.images import to_uint8
+    from imagegen.models.sampling import generate_images, generator_spec, latent_noise
 
     model = keras.saving.load_model(path, compile=False)
-    latent = int(model.inputs[0].shape[-1])
-    noise = np.random.default_rng(7).normal(size=(n, latent)).astype("float32")
-    pixels = to_uint8(model.predict(noise, verbose=0))[..., 0]
+    latent_dim, _ = generator_spec(model)
+    images = generate_images(model, latent_noise(7, n, latent_dim))
+    pixels = to_uint8(np.asarray(images, np.float32))[..., 0]
     return {
         size: [
             np.asarray(
