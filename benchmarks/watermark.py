@@ -3,9 +3,9 @@
     python benchmarks/watermark.py [--images 100] [--negatives 10000] [--quick]
 
 Marked images: `--images` Open Clip Art renders (from `--openclipart`) and as
-many outputs of the trained default generator (`--generator`, 28x28 digits,
-upscaled: no trained 64x64 model exists here) at 64x64 and 256x256, each with
-a random 32-bit payload. Each transform below is applied and the image decoded:
+many outputs of a trained generator (`--generator`; the Open Clip Art DCGAN
+draws 64x64 RGB, upscaled for 256x256) at 64x64 and 256x256, each with a
+random 32-bit payload. Each transform below is applied and the image decoded:
 bit accuracy (payload bits decoded by the vote, detected or not) and detection
 rate (the exact payload found). False positives: `--negatives` unmarked
 images (Open Clip Art renders at 32-256 px, scikit-learn digits upscaled to
@@ -108,7 +108,7 @@ def _renders(folder: Path, n: int, size: int, rng: np.random.Generator) -> list:
 
 
 def _generated(path: Path, n: int, sizes: tuple[int, ...]) -> dict[int, list]:
-    """The default generator's outputs (28x28 greyscale), upscaled to each size."""
+    """The trained generator's outputs, resized (Lanczos) where its size differs."""
     import keras
 
     import imagegen.models  # noqa: F401  (registers the generator's layers)
@@ -118,10 +118,14 @@ def _generated(path: Path, n: int, sizes: tuple[int, ...]) -> dict[int, list]:
     model = keras.saving.load_model(path, compile=False)
     latent_dim, _ = generator_spec(model)
     images = generate_images(model, latent_noise(7, n, latent_dim))
-    pixels = to_uint8(np.asarray(images, np.float32))[..., 0]
+    pixels = to_uint8(np.asarray(images, np.float32))
+    if pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
     return {
         size: [
-            np.asarray(
+            p
+            if p.shape[0] == size
+            else np.asarray(
                 Image.fromarray(p).resize((size, size), Image.Resampling.LANCZOS)
             )
             for p in pixels

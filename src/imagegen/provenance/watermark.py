@@ -7,9 +7,9 @@ and blind-watermark (like the DWT-DCT modes) reads only at the embedding size.
 The luma is resized to a canonical 32x32 grid (what a 64x64 output keeps after
 a 0.5x resize) and cut into 4x4 blocks; each block carries two symbols by
 dither modulation of keyed projections of its lowest DCT coefficients, with a
-step that follows the local contrast (a brightness or contrast scaling moves
-the lattice with the image; textured regions take more change, flat ones
-less). The residual is upsampled to the output size and added to every
+step that follows the local contrast between bounds (a brightness or contrast
+scaling moves the lattice with the image inside them; textured regions take
+more change, flat ones less). The residual is upsampled to the output size and added to every
 channel. A codeword of 32 payload bits and a CRC-16 is repeated over the 128
 symbols and decoded by soft voting, then by flipping the least certain bits
 (Chase decoding); a detection needs the CRC to match and the vote's
