@@ -13,8 +13,9 @@ import pandas as pd
 
 from imagegen.provenance.audit import AuditError, download_lineage, version_of_run
 from imagegen.provenance.content_credentials import read_credentials
-from imagegen.provenance.generation_index import find_generated
+from imagegen.provenance.generation_index import GenerationIndex, find_generated
 from imagegen.provenance.generation_ledger import ledger_path
+from imagegen.provenance.watermark import detect_file
 from imagegen.provenance.xmp import read_png_provenance
 
 
@@ -92,6 +93,52 @@ def _raw_training_images(
     return (to_model_range(images), manifest["work_id"].to_numpy()), None
 
 
+def _by_entry_prefix(ledger: Path, prefix: str) -> dict[str, Any] | None:
+    """The newest ledger entry whose id starts with the watermark's 8 hex digits.
+
+    A prefix lookup: the mark carries 32 of the id's 64 bits, so two entries
+    share a prefix with odds of about n / 2**32 (1 in 4,300 at a million).
+    """
+    index = GenerationIndex(ledger)
+    try:
+        index.update()
+    except PermissionError:  # find_generated indexed it in a private cache
+        key = hashlib.sha256(str(ledger.absolute()).encode()).hexdigest()[:16]
+        index = GenerationIndex(
+            ledger, Path(tempfile.gettempdir()) / f"imagegen-index-{key}"
+        )
+        index.update()
+    ids = index._array("entry_ids.bin", np.uint8, 8)
+    if len(ids) == 0:
+        return None
+    key = np.frombuffer(bytes.fromhex(prefix), np.uint8)
+    hits = np.flatnonzero((ids[:, : len(key)] == key).all(axis=1))
+    return None if len(hits) == 0 else index.entry(int(hits[-1]))
+
+
+def _watermark(data: bytes) -> dict[str, Any] | None:
+    try:
+        found = detect_file(data)
+    except (OSError, ValueError):
+        return None
+    if found is None:
+        return None
+    return {"entry_prefix": found.entry_prefix, "reliability": found.reliability}
+
+
+def _trace(data: bytes, ledger: Path | None, entry_id: str | None):
+    """The image's ledger entry (digest, id, watermark, fingerprint) and its mark."""
+    match = find_generated(data, ledger, entry_id) if ledger is not None else None
+    mark = _watermark(data)
+    if mark is not None and ledger is not None and ledger.exists():
+        entry = _by_entry_prefix(ledger, mark["entry_prefix"])
+        mark["entry_id"] = "" if entry is None else entry.get("entry_id", "")
+        if entry is not None and (match is None or match["match"] == "fingerprint"):
+            # The mark names the entry; a fingerprint only resembles one.
+            match = {**entry, "match": "watermark", "similarity": 1.0}
+    return match, mark
+
+
 def _find_version(client, provenance: dict[str, str], file: Path):
     """The registry version named in the XMP; served images name only the run."""
     name = provenance["model_name"]
@@ -127,7 +174,7 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
     ledger = ledger_path()
     ledger = ledger if ledger is None or ledger.is_absolute() else root / ledger
     entry_id = provenance.get("entry_id") or signed.get("entry_id")
-    match = find_generated(data, ledger, entry_id) if ledger is not None else None
+    match, mark = _trace(data, ledger, entry_id)
     if not provenance.get("model_name") and match is not None:
         # Metadata stripped or re-encoded: the generation ledger still knows it.
         provenance = {
@@ -164,6 +211,7 @@ def audit_image(file: Path, root: Path, top: int = 5) -> dict[str, Any]:
         },
         "run_id_matches": provenance.get("run_id") == version.run_id,
         "content_credentials": credentials,
+        "watermark": mark,
         "ledger_match": None
         if match is None
         else {
@@ -262,6 +310,14 @@ def format_image_audit(report: dict[str, Any]) -> str:
         f"digest {report['dataset_digest']}",
     ]
     lines.append(_credentials_line(report["content_credentials"]))
+    mark = report.get("watermark")
+    if mark:
+        lines.append(
+            f"watermark: entry prefix {mark['entry_prefix']} (reliability "
+            f"{mark['reliability']}), ledger entry {mark.get('entry_id') or 'not found'}"
+        )
+    else:
+        lines.append("watermark: none found")
     if report["ledger_match"]:
         m = report["ledger_match"]
         lines.append(

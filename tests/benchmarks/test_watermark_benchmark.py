@@ -1,0 +1,55 @@
+"""benchmarks/watermark.py --quick runs end to end on tiny data, so it never rots."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.provenance.test_watermark import _drawings
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_quick_run_reports_every_transform_and_the_false_positive_rate(tmp_path):
+    folder = tmp_path / "renders"
+    folder.mkdir()
+    for index, pixels in enumerate(_drawings(6, 200, seed=0)):
+        Image.fromarray(pixels).save(folder / f"work_{index}.png")
+    out = tmp_path / "watermark.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks/watermark.py"),
+            "--quick",
+            f"--openclipart={folder}",
+            f"--generator={tmp_path / 'none.keras'}",
+            f"--out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    for size in (64, 256):
+        marked = report["marked"][f"openclipart_{size}"]
+        assert marked["images"] == 4
+        assert marked["psnr_min"] >= 38.0
+        assert marked["transforms"]["none"]["detection_rate"] == 1.0
+        assert {"jpeg_q50", "resize_0.5", "crop_20", "webp_q80"} <= set(
+            marked["transforms"]
+        )
+        assert all(
+            not np.isnan(t["bit_accuracy"]) for t in marked["transforms"].values()
+        )
+    assert report["false_positives"]["images"] == 200
+    assert report["false_positives"]["detected"] <= 1
+    assert "false positives:" in result.stdout
