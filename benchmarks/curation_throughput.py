@@ -11,6 +11,7 @@ pipeline does, and prints and writes (JSON):
 
     python benchmarks/curation_throughput.py [--raw-dir data/01_raw/openclipart]
         [--workers 2] [--out benchmarks/results/curation_throughput.json]
+        [--decisions-csv /tmp/decisions.csv]
 
 Fetch the data first: scripts/fetch_openclipart.sh.
 """
@@ -58,6 +59,11 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks/results/curation_throughput.json")
+    )
+    parser.add_argument(
+        "--decisions-csv",
+        default="",
+        help="also write the per-work decisions here (to diff two versions)",
     )
     args = parser.parse_args()
 
@@ -120,6 +126,8 @@ def main() -> int:
     }
     for key, value in result.items():
         print(f"{key}: {value}")  # noqa: T201
+    if args.decisions_csv:
+        decisions.to_csv(args.decisions_csv, index=False)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
