@@ -7,10 +7,13 @@ pipeline does, and prints and writes (JSON):
 - files_per_s: wall-clock files per second with `--workers` processes;
 - files_per_cpu_s: files per CPU-second used by all processes, i.e. the
   throughput of one fully used core (robust to other load on the machine);
+  parent_cpu_s and workers_cpu_s split it (listing, duplicates and decisions
+  run in the parent; probing in the workers);
 - peak_rss_mib: the largest resident set of the parent and of any worker.
 
     python benchmarks/curation_throughput.py [--raw-dir data/01_raw/openclipart]
         [--workers 2] [--out benchmarks/results/curation_throughput.json]
+        [--decisions-csv /tmp/decisions.csv]
 
 Fetch the data first: scripts/fetch_openclipart.sh.
 """
@@ -45,10 +48,11 @@ def openclipart_policy() -> dict:
     return policy
 
 
-def _cpu_seconds() -> float:
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process and of its finished worker processes."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def main() -> int:
@@ -58,6 +62,11 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=64)
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks/results/curation_throughput.json")
+    )
+    parser.add_argument(
+        "--decisions-csv",
+        default="",
+        help="also write the per-work decisions here (to diff two versions)",
     )
     args = parser.parse_args()
 
@@ -88,7 +97,8 @@ def main() -> int:
         nodes.check_site_reservations(folder, inventory, manifest, policy),
     )
     wall = time.perf_counter() - wall0
-    cpu = _cpu_seconds() - cpu0
+    parent_cpu, workers_cpu = (b - a for a, b in zip(cpu0, _cpu_seconds(), strict=True))
+    cpu = parent_cpu + workers_cpu
     files = len(decisions)
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -106,6 +116,8 @@ def main() -> int:
         "wall_s": round(wall, 2),
         "inventory_wall_s": round(wall_inventory, 2),
         "cpu_s": round(cpu, 2),
+        "parent_cpu_s": round(parent_cpu, 2),
+        "workers_cpu_s": round(workers_cpu, 2),
         "files_per_s": round(files / wall, 1),
         "files_per_s_per_worker": round(files / wall / args.workers, 1),
         "files_per_cpu_s": round(files / cpu, 1),
@@ -120,6 +132,8 @@ def main() -> int:
     }
     for key, value in result.items():
         print(f"{key}: {value}")  # noqa: T201
+    if args.decisions_csv:
+        decisions.to_csv(args.decisions_csv, index=False)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -454,3 +454,18 @@ def test_kedro_curation_run_over_a_hostile_tree_ends_with_exit_0(tmp_path):
 def test_a_missing_folder_lists_no_works(tmp_path):
     # The lineage hook digests a RawFolder whose folder may not exist.
     assert list(RawFolder(tmp_path / "absent").iter_works()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "escaped"),
+    [
+        ("a/b c~.png", "a/b c~.png"),  # printable ASCII: as it is
+        ("a\\b.png", "a\\\\b.png"),
+        ("a\x7fb\x1fc\td", "a\\x7fb\\x1fc\\x09d"),
+        ("caf\u00e9\u2028\x85.png", "caf\u00e9\\u2028\\u0085.png"),
+        ("\udcff.png", "\\xff.png"),  # a byte that was not UTF-8
+    ],
+)
+def test_escaped_names_with_and_without_anything_to_escape(name, escaped):
+    assert encode_rel_path(name) == escaped
+    assert RawFolder("/").path(escaped) == Path("/") / name

@@ -111,6 +111,14 @@ def test_svg_is_read_only_up_to_its_metadata_and_the_limit():
         md.read_svg_rdf(io.BytesIO(late + b"</svg>"), "svg_rdf", 8192)
 
 
+def test_svg_is_read_no_further_than_1_kib_past_its_metadata():
+    svg = media.svg_with_rdf(media.OCAL_PD)
+    head, tail = svg.split(b"<rect", 1)
+    stream = io.BytesIO(head + b"<rect/>" * 10_000 + b"<rect" + tail)  # 70 KB
+    assert md.read_svg_rdf(stream, "svg_rdf", 1 << 20).licences == [media.OCAL_PD]
+    assert stream.tell() < len(head) + 1024
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF"])
 def test_embedded_xmp_of_each_format_matches_exiv2(fmt):
     import pyexiv2

@@ -39,6 +39,8 @@ _LINE_BREAKS = frozenset([*range(0x80, 0xA0), 0x2028, 0x2029])
 
 def encode_rel_path(rel: str) -> str:
     """Escaped form of a relative path read from the file system (surrogateescape)."""
+    if rel.isascii() and rel.isprintable() and "\\" not in rel:
+        return rel  # the common case, nothing to escape: no per-character loop
     out = []
     for char in rel:
         code = ord(char)

