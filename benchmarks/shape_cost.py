@@ -41,7 +41,9 @@ def main() -> int:
     parser.add_argument("--raw-dir", default=str(ROOT / "data/01_raw/openclipart"))
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/shape_cost.json"))
+    parser.add_argument(
+        "--out", default=str(ROOT / "benchmarks/results/shape_cost.json")
+    )
     args = parser.parse_args()
     raw = Path(args.raw_dir)
     if not (raw / "_sources").is_dir():
