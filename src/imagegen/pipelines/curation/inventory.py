@@ -39,13 +39,7 @@ from imagegen.datasets.raw_folder import (
 from imagegen.datasets.remote_folder import RemoteFolder, UnsafeKey
 from imagegen.images import on_white, register_image_plugins, to_8bit
 from imagegen.pipelines.curation.executor import Executor, LocalExecutor
-from imagegen.pipelines.curation.similarity import (
-    COARSE_LIMIT,
-    coarse_shapes,
-    shape_array,
-    shape_differences,
-    shape_signature,
-)
+from imagegen.pipelines.curation.similarity import ShapeIndex, shape_signature
 from imagegen.rights import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
@@ -656,8 +650,9 @@ def near_duplicates(
     a coarse 8x8 look); either way the grid colours must agree too when
     `max_colour_distance` is set (a recoloured drawing is another work). Works
     are taken in the given order; each is compared with the works kept so far
-    and points to the first close one. Vectorised over the kept set (a few
-    seconds for 7,000 works; an index would take over at millions).
+    and points to the first close one. Vectorised over the kept set (about
+    7 s of CPU for 6,864 Open Clip Art works, 0.7 s by pHash alone; an index
+    would take over at millions).
     """
     if not hashes:
         return {}
@@ -676,39 +671,36 @@ def near_duplicates(
         ],
         dtype=np.uint64,
     )
-    drawn = None
+    index_of_shapes = None
     if shapes is not None and max_shape_difference is not None:
-        drawn = np.array([bool(s) for s in shapes])
-        thumbs = shape_array(shapes)
-        coarse = coarse_shapes(thumbs)
-    kept: list[int] = []
+        index_of_shapes = ShapeIndex(shapes, max_shape_difference)
+    kept_words = np.empty_like(words)
+    kept_palette = np.empty_like(palette) if palette is not None else None
+    order = np.empty(len(hashes), dtype=np.int64)  # input index of each kept work
+    kept = 0
     found: dict[str, str] = {}
     for index, path in enumerate(paths):
-        if drawn is not None and not drawn[index]:
+        if index_of_shapes is not None and not index_of_shapes.drawn[index]:
             continue  # nothing drawn (a blank icon): it matches no work
-        if kept:
-            rows = np.array(kept)
-            bits = np.bitwise_count(words[rows] ^ words[index]).sum(axis=1)
-            close = bits <= max_distance
-            if drawn is not None:
-                near = np.abs(coarse[rows] - coarse[index]).mean(axis=1)
-                candidates = (near <= COARSE_LIMIT) & ~close
-                picked = rows[candidates]
-                if picked.size:
-                    same = shape_differences(thumbs[picked], thumbs[index])
-                    close[np.flatnonzero(candidates)[same <= max_shape_difference]] = (
-                        True
-                    )
-            match = rows[close]
-            if match.size and palette is not None:
-                match = match[
-                    colour_distances(palette[match], palette[index])
-                    <= max_colour_distance
-                ]
-            if match.size:
-                found[path] = work_ids[int(match.min())]
-                continue
-        kept.append(index)
+        bits = np.bitwise_count(kept_words[:kept] ^ words[index]).sum(axis=1)
+        close = bits <= max_distance
+        if index_of_shapes is not None and kept:
+            rows = np.flatnonzero(~close)
+            close[index_of_shapes.close(index, order, rows)] = True
+        match = np.flatnonzero(close)
+        if match.size and kept_palette is not None:
+            apart = colour_distances(kept_palette[match], palette[index])
+            match = match[apart <= max_colour_distance]
+        if match.size:
+            found[path] = work_ids[int(order[match[0]])]
+            continue
+        kept_words[kept] = words[index]
+        if kept_palette is not None:
+            kept_palette[kept] = palette[index]
+        if index_of_shapes is not None:
+            index_of_shapes.keep(kept, index)
+        order[kept] = index
+        kept += 1
     return found
 
 

@@ -43,35 +43,75 @@ def shape_array(shapes: list[str]) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, SHAPE_SIDE, SHAPE_SIDE)
 
 
-def _spread(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Min and max of each pixel's 3x3 neighbourhood (edges padded)."""
-    p = np.pad(a, [(0, 0), (1, 1), (1, 1)], mode="edge")
-    h, w = a.shape[1:]
-    stack = np.stack(
-        [p[:, i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=0
-    )
-    return stack.min(axis=0), stack.max(axis=0)
+def spreads(shapes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each pixel's 3x3 neighbourhood (edges padded), per thumbnail."""
+    padded = np.pad(shapes, [(0, 0), (1, 1), (1, 1)], mode="edge")
+    low, high = shapes.copy(), shapes.copy()
+    for i in range(3):
+        for j in range(3):
+            window = padded[:, i : i + SHAPE_SIDE, j : j + SHAPE_SIDE]
+            np.minimum(low, window, out=low)
+            np.maximum(high, window, out=high)
+    return low, high
 
 
-def coarse_shapes(shapes: np.ndarray) -> np.ndarray:
-    """(n, 64) means of an 8x8 grid of 4x4-pixel blocks: a cheap first look."""
-    side = SHAPE_SIDE // 4
-    blocks = shapes.reshape(-1, side, 4, side, 4).astype(np.float32)
-    return blocks.mean(axis=(2, 4)).reshape(-1, side * side)
+def coarse_shapes(shapes: np.ndarray, grid: int = 8) -> np.ndarray:
+    """(n, grid * grid) block means: a cheap first look at every kept work.
+
+    The mean difference of coarser blocks never exceeds that of finer ones,
+    so looking at 2x2, then 4x4, then 8x8 blocks drops no pair of the last.
+    """
+    side = SHAPE_SIDE // grid
+    blocks = shapes.reshape(-1, grid, side, grid, side).astype(np.float32)
+    return blocks.mean(axis=(2, 4)).reshape(-1, grid * grid)
 
 
-def shape_differences(kept: np.ndarray, shape: np.ndarray) -> np.ndarray:
+def shape_differences(
+    kept: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
     """Ink of each kept thumbnail and `shape` that the other lacks, over both inks.
 
-    Each pixel counts only what it differs from the other's 3x3 neighbourhood
-    (a resize moves the trim by a pixel); relative to the ink of both, so thin
-    line drawings weigh as much as filled ones. 0: same, about 1: disjoint.
+    Each argument is (thumbnails, their `spreads` low, high). Each pixel
+    counts only what it differs from the other's 3x3 neighbourhood (a resize
+    moves the trim by a pixel); relative to the ink of both, so thin line
+    drawings weigh as much as filled ones. 0: same, about 1: disjoint.
     """
-    a = kept.astype(np.int16)
-    b = shape.astype(np.int16)[None]
-    a_lo, a_hi = _spread(a)
-    b_lo, b_hi = _spread(b)
-    ab = np.maximum(a - b_hi, b_lo - a).clip(min=0)
-    ba = np.maximum(b - a_hi, a_lo - b).clip(min=0)
+    a, a_lo, a_hi = (x.astype(np.int16, copy=False) for x in kept)
+    b, b_lo, b_hi = (x.astype(np.int16, copy=False)[None] for x in shape)
+    ab = np.maximum(a - b_hi, b_lo - a)
+    ba = np.maximum(b - a_hi, a_lo - b)
+    apart = np.maximum(np.maximum(ab, ba), 0).sum(axis=(1, 2))
     ink = (255 - a).sum(axis=(1, 2)) + (255 - b).sum(axis=(1, 2))
-    return np.maximum(ab, ba).sum(axis=(1, 2)) / np.maximum(ink, 1)
+    return apart / np.maximum(ink, 1)
+
+
+class ShapeIndex:
+    """Shapes of the works, and the coarse views of those kept so far."""
+
+    def __init__(self, shapes: list[str], max_difference: float):
+        self.drawn = np.array([bool(s) for s in shapes])
+        thumbs = shape_array(shapes)
+        low, high = spreads(thumbs)
+        self.pixels = tuple(x.astype(np.int16) for x in (thumbs, low, high))
+        self.levels = [coarse_shapes(thumbs, grid) for grid in (2, 4, 8)]
+        self.kept = [np.empty_like(level) for level in self.levels]
+        self.max_difference = max_difference
+
+    def keep(self, slot: int, index: int) -> None:
+        """Record work `index` as the kept work number `slot`."""
+        for level, kept in zip(self.levels, self.kept, strict=True):
+            kept[slot] = level[index]
+
+    def close(self, index: int, order: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Those of kept `rows` (their input indices in `order`) whose shape is close."""
+        for level, kept in zip(self.levels, self.kept, strict=True):
+            near = np.abs(kept[rows] - level[index]).mean(axis=1)
+            rows = rows[near <= COARSE_LIMIT]
+            if not rows.size:
+                return rows
+        picked = order[rows]
+        same = shape_differences(
+            tuple(x[picked] for x in self.pixels), tuple(x[index] for x in self.pixels)
+        )
+        return rows[same <= self.max_difference]
