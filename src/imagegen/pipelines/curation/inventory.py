@@ -685,8 +685,7 @@ def near_duplicates(
         bits = np.bitwise_count(kept_words[:kept] ^ words[index]).sum(axis=1)
         close = bits <= max_distance
         if index_of_shapes is not None and kept:
-            rows = np.flatnonzero(~close)
-            close[index_of_shapes.close(index, order, rows)] = True
+            close[index_of_shapes.close(index, order, close)] = True
         match = np.flatnonzero(close)
         if match.size and kept_palette is not None:
             apart = colour_distances(kept_palette[match], palette[index])

@@ -103,13 +103,18 @@ class ShapeIndex:
         for level, kept in zip(self.levels, self.kept, strict=True):
             kept[slot] = level[index]
 
-    def close(self, index: int, order: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Those of kept `rows` (their input indices in `order`) whose shape is close."""
-        for level, kept in zip(self.levels, self.kept, strict=True):
-            near = np.abs(kept[rows] - level[index]).mean(axis=1)
-            rows = rows[near <= COARSE_LIMIT]
+    def close(self, index: int, order: np.ndarray, skip: np.ndarray) -> np.ndarray:
+        """Kept works (rows of `order`, their input indices) whose shape is close,
+        `skip` (one flag per kept work) left out."""
+        first = np.abs(self.kept[0][: len(skip)] - self.levels[0][index]).sum(axis=1)
+        rows = np.flatnonzero((first <= COARSE_LIMIT * first.dtype.type(4)) & ~skip)
+        for level, kept in zip(self.levels[1:], self.kept[1:], strict=True):
             if not rows.size:
                 return rows
+            near = np.abs(kept[rows] - level[index]).mean(axis=1)
+            rows = rows[near <= COARSE_LIMIT]
+        if not rows.size:
+            return rows
         picked = order[rows]
         same = shape_differences(
             tuple(x[picked] for x in self.pixels), tuple(x[index] for x in self.pixels)
