@@ -682,16 +682,20 @@ def near_duplicates(
     for index, path in enumerate(paths):
         if index_of_shapes is not None and not index_of_shapes.drawn[index]:
             continue  # nothing drawn (a blank icon): it matches no work
+
+        def agree(rows: np.ndarray, index: int = index) -> np.ndarray:
+            if kept_palette is None or not rows.size:
+                return rows
+            apart = colour_distances(kept_palette[rows], palette[index])
+            return rows[apart <= max_colour_distance]
+
         bits = np.bitwise_count(kept_words[:kept] ^ words[index]).sum(axis=1)
-        close = bits <= max_distance
-        if index_of_shapes is not None and kept:
-            close[index_of_shapes.close(index, order, close)] = True
-        match = np.flatnonzero(close)
-        if match.size and kept_palette is not None:
-            apart = colour_distances(kept_palette[match], palette[index])
-            match = match[apart <= max_colour_distance]
-        if match.size:
-            found[path] = work_ids[int(order[match[0]])]
+        match = agree(np.flatnonzero(bits <= max_distance))
+        first = int(match[0]) if match.size else kept
+        if index_of_shapes is not None and first:
+            first = index_of_shapes.first_close(index, order, first, agree)
+        if first < kept:
+            found[path] = work_ids[int(order[first])]
             continue
         kept_words[kept] = words[index]
         if kept_palette is not None:

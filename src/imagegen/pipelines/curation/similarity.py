@@ -19,6 +19,7 @@ INK_LEVEL = 48
 # Largest mean difference of the 8x8 block means for a pair to be compared
 # in full (resized and re-encoded copies stay under 13 on Open Clip Art).
 COARSE_LIMIT = 16
+CHUNK = 64  # kept shapes compared in full at a time
 
 
 def shape_signature(view: Image.Image) -> str:
@@ -103,20 +104,24 @@ class ShapeIndex:
         for level, kept in zip(self.levels, self.kept, strict=True):
             kept[slot] = level[index]
 
-    def close(self, index: int, order: np.ndarray, skip: np.ndarray) -> np.ndarray:
-        """Kept works (rows of `order`, their input indices) whose shape is close,
-        `skip` (one flag per kept work) left out."""
-        first = np.abs(self.kept[0][: len(skip)] - self.levels[0][index]).sum(axis=1)
-        rows = np.flatnonzero((first <= COARSE_LIMIT * first.dtype.type(4)) & ~skip)
+    def first_close(self, index: int, order: np.ndarray, limit: int, accept) -> int:
+        """First of the kept works before `limit` (rows of `order`, their input
+        indices) whose shape is close and that `accept` keeps; `limit` if none.
+
+        Full shapes are compared in kept order, a chunk at a time, and stop at
+        the first match: a star polygon has hundreds of close kept siblings.
+        """
+        first = np.abs(self.kept[0][:limit] - self.levels[0][index]).mean(axis=1)
+        rows = np.flatnonzero(first <= COARSE_LIMIT)
         for level, kept in zip(self.levels[1:], self.kept[1:], strict=True):
-            if not rows.size:
-                return rows
             near = np.abs(kept[rows] - level[index]).mean(axis=1)
             rows = rows[near <= COARSE_LIMIT]
-        if not rows.size:
-            return rows
-        picked = order[rows]
-        same = shape_differences(
-            tuple(x[picked] for x in self.pixels), tuple(x[index] for x in self.pixels)
-        )
-        return rows[same <= self.max_difference]
+        mine = tuple(x[index] for x in self.pixels)
+        for start in range(0, rows.size, CHUNK):
+            chunk = rows[start : start + CHUNK]
+            picked = order[chunk]
+            same = shape_differences(tuple(x[picked] for x in self.pixels), mine)
+            found = accept(chunk[same <= self.max_difference])
+            if found.size:
+                return int(found[0])
+        return limit
