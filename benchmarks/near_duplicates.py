@@ -8,8 +8,10 @@ through the inventory's own decode and signature code and matched against its
 original with the curation matcher (`near_duplicates`, the policy's
 thresholds). It also reports:
 
-- fixture: precision and recall of the matcher on the 200 labelled pairs of
-  `tests/fixtures/openclipart_near_duplicate_labels.csv`;
+- fixture: precision and recall of the matcher on two sets of 200 labelled
+  pairs: `tests/fixtures/openclipart_near_duplicate_labels.csv` (drawn from
+  the grey pHash's flags) and `..._labels_shape.csv` (drawn from this
+  matcher's own flags on the whole set);
 - blanks: near-uniform images (white, light grey, solid colours, a dot,
   faint noise) matched against the N renders (must be none);
 - distinct_pairs: pairs among the N renders themselves that the matcher joins
@@ -40,7 +42,12 @@ from curation_throughput import openclipart_policy
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv"
+# Pairs flagged by the grey pHash, and by the current matcher (shape stage).
+LABELS = {
+    "phash_pairs": ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv",
+    "matcher_pairs": ROOT
+    / "tests/fixtures/openclipart_near_duplicate_labels_shape.csv",
+}
 
 
 def _bytes(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -110,8 +117,9 @@ class Matcher:
         self.max_distance = rules.duplicates.max_distance
         self.max_colour = rules.duplicates.max_colour_distance
         self.hash_size = rules.duplicates.hash_size
+        self.max_shape = rules.duplicates.max_shape_difference
 
-    def signature(self, data: bytes) -> tuple[str, str]:
+    def signature(self, data: bytes) -> tuple[str, str, str]:
         from imagegen.pipelines.curation.inventory import (
             FileRecord,
             _check_and_analyse,
@@ -120,8 +128,8 @@ class Matcher:
         record = FileRecord(path="x")
         reason = _check_and_analyse(data, record, self.settings, [])
         if reason or not record.phash:
-            return ("", "")
-        return (record.phash, record.colour)
+            return ("", "", "")
+        return (record.phash, record.colour, record.shape)
 
     def joined(self, paths: list[str], sigs: list[tuple]) -> dict[str, str]:
         from imagegen.pipelines.curation.inventory import near_duplicates
@@ -133,6 +141,8 @@ class Matcher:
             self.max_distance,
             [s[1] for s in sigs],
             self.max_colour,
+            [s[2] for s in sigs],
+            self.max_shape,
         )
 
     def match(self, a: tuple, b: tuple) -> bool:
@@ -179,8 +189,8 @@ def transform_recall(matcher: Matcher, raw: Path, n: int, seed: int, min_side: i
     return originals, recall, missed, dict(skipped)
 
 
-def fixture_scores(matcher: Matcher, raw: Path) -> dict:
-    labels = pd.read_csv(LABELS)
+def fixture_scores(matcher: Matcher, raw: Path, path: Path) -> dict:
+    labels = pd.read_csv(path)
     labels["flagged"] = [
         matcher.match(
             matcher.signature((raw / row.kept).read_bytes()),
@@ -238,7 +248,9 @@ def main() -> int:
     originals, recall, missed, skipped = transform_recall(
         matcher, raw, args.n, args.seed, min_side
     )
-    fixture = fixture_scores(matcher, raw)
+    fixture = {
+        name: fixture_scores(matcher, raw, path) for name, path in LABELS.items()
+    }
     blanks = blank_matches(matcher, originals)
     paths = list(originals)
     joined = matcher.joined(paths, [originals[p] for p in paths])
@@ -251,6 +263,7 @@ def main() -> int:
         "max_distance": matcher.max_distance,
         "max_colour_distance": matcher.max_colour,
         "hash_size": matcher.hash_size,
+        "max_shape_difference": matcher.max_shape,
         "recall_per_transform": recall,
         "missed_examples": {k: v[:5] for k, v in missed.items()},
         "fixture": fixture,
@@ -261,7 +274,10 @@ def main() -> int:
     summary = {
         "n": result["n"],
         "recall_per_transform": recall,
-        "fixture": {k: fixture[k] for k in ("flagged", "precision", "recall")},
+        "fixture": {
+            name: {k: f[k] for k in ("flagged", "precision", "recall")}
+            for name, f in fixture.items()
+        },
         "blanks_matched": sum(bool(b["matched_works"]) for b in blanks.values()),
         "distinct_pairs": len(joined),
         "seconds": result["seconds"],

@@ -13,14 +13,16 @@ from PIL import Image, ImageDraw
 from imagegen.datasets.raw_folder import RawFolder
 from imagegen.pipelines.curation import nodes
 from imagegen.pipelines.curation.inventory import (
-    colour_distances,
-    colour_signature,
     composite_view,
+    near_duplicates,
+    perceptual_signature,
 )
+from imagegen.pipelines.curation.similarity import SHAPE_SIDE, coarse_shapes
 from tests.conftest import PROJECT_ROOT
 
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
 LABELS = PROJECT_ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv"
+SHAPE_LABELS = LABELS.with_name("openclipart_near_duplicate_labels_shape.csv")
 OCAL = PROJECT_ROOT / "data/01_raw/openclipart"
 
 
@@ -79,26 +81,145 @@ def test_a_blank_card_never_matches_a_flag_of_the_same_grey(tmp_path):
     assert _reasons(tmp_path) == {"blank.png": "", "flag.png": ""}
 
 
-def _signature(rel: str) -> np.ndarray:
+def _signature(rel: str) -> tuple[str, str, str]:
     with Image.open(OCAL / rel) as image:
         image.load()
-        view = composite_view(image, POLICY["faces"]["detect_size"])
-        return np.frombuffer(bytes.fromhex(colour_signature(view)), np.uint8)
+        size = POLICY["faces"]["detect_size"]
+        view = composite_view(image, size)
+        grey = view.convert("L")
+        grey.thumbnail((size, size), Image.Resampling.BILINEAR)
+        return perceptual_signature(grey, view, POLICY["duplicates"]["hash_size"])
 
 
-def test_labelled_open_clip_art_pairs_precision_and_recall():
-    """200 pHash pairs of Open Clip Art, labelled by looking at them."""
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", [LABELS, SHAPE_LABELS], ids=["phash", "matcher"])
+def test_labelled_open_clip_art_pairs_precision_and_recall(fixture):
+    """200 pairs of Open Clip Art each, labelled by looking at them: drawn from
+    the grey pHash's flags, and from the current matcher's own flags."""
     if not (OCAL / "_sources").is_dir():
         pytest.skip("run scripts/fetch_openclipart.sh to test on Open Clip Art")
-    labels = pd.read_csv(LABELS)
+    labels = pd.read_csv(fixture)
     assert len(labels) == 200
-    limit = POLICY["duplicates"]["max_colour_distance"]
-    flagged = [
-        colour_distances(_signature(r.path)[None], _signature(r.kept))[0] <= limit
-        for r in labels.itertuples()
-    ]
+    rules = POLICY["duplicates"]
+    flagged = []
+    for r in labels.itertuples():
+        a, b = _signature(r.kept), _signature(r.path)
+        joined = near_duplicates(
+            ["a", "b"],
+            ["a", "b"],
+            [a[0], b[0]],
+            rules["max_distance"],
+            [a[1], b[1]],
+            rules["max_colour_distance"],
+            [a[2], b[2]],
+            rules["max_shape_difference"],
+        )
+        flagged.append("b" in joined)
     labels["flagged"] = flagged
     true = labels["flagged"] & labels["same_work"]
     precision = true.sum() / labels["flagged"].sum()
     recall = true.sum() / labels["same_work"].sum()
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+def _house() -> Image.Image:
+    """A drawing on a white margin: walls, roof, door and two windows."""
+    image = Image.new("RGB", (240, 200), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle(
+        (50, 80, 190, 180), fill=(230, 200, 120), outline=(30, 30, 30), width=3
+    )
+    draw.polygon(
+        [(40, 82), (120, 20), (200, 82)],
+        fill=(180, 40, 30),
+        outline=(30, 30, 30),
+        width=3,
+    )
+    draw.rectangle((105, 120, 135, 180), fill=(90, 60, 30))
+    for x in (65, 150):
+        draw.rectangle((x, 100, x + 25, 125), outline=(30, 30, 30), width=2)
+    return image
+
+
+def test_resized_and_re_encoded_copies_of_a_drawing_are_caught(tmp_path):
+    house = _house()
+    _save(house, tmp_path / "a_house.png")
+    _save(house.resize((120, 100), Image.Resampling.LANCZOS), tmp_path / "b_half.png")
+    _save(house, tmp_path / "c_q70.jpg", "JPEG", quality=70)
+    _save(house, tmp_path / "d_q85.jpg", "JPEG", quality=85)
+    recoloured = Image.fromarray(np.asarray(house)[:, :, ::-1])  # a blue roof
+    _save(recoloured, tmp_path / "e_blue_roof.png")
+    assert _reasons(tmp_path) == {
+        "a_house.png": "",
+        "b_half.png": "a_house.png",
+        "c_q70.jpg": "a_house.png",
+        "d_q85.jpg": "a_house.png",
+        "e_blue_roof.png": "",
+    }
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet caught: 10 pHash bits apart and 0.0023-0.0055 of the ink "
+    "(max_shape_difference 0.002); docs/rights-policy.md, Duplicates",
+)
+def test_doubled_and_halved_re_encoded_copies_are_caught(tmp_path):
+    house = _house()
+    _save(house, tmp_path / "a_house.png")
+    _save(house.resize((480, 400), Image.Resampling.BICUBIC), tmp_path / "b_twice.png")
+    half = house.resize((120, 100), Image.Resampling.BILINEAR)
+    _save(half, tmp_path / "c_half_q70.jpg", "JPEG", quality=70)
+    assert _reasons(tmp_path) == {
+        "a_house.png": "",
+        "b_twice.png": "a_house.png",
+        "c_half_q70.jpg": "a_house.png",
+    }
+
+
+def _card(pips: int) -> Image.Image:
+    """A playing card: the same frame and corner marks, `pips` diamonds."""
+    image = Image.new("RGB", (140, 200), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((4, 4, 135, 195), radius=10, outline="black", width=2)
+    draw.rectangle((10, 10, 22, 24), fill=(200, 20, 20))
+    draw.rectangle((117, 175, 129, 189), fill=(200, 20, 20))
+    spots = [(45, 50), (95, 50), (45, 150), (95, 150), (70, 100), (70, 75)]
+    for x, y in spots[:pips]:
+        draw.polygon(
+            [(x, y - 12), (x + 9, y), (x, y + 12), (x - 9, y)], fill=(200, 20, 20)
+        )
+    return image
+
+
+def test_a_blank_icon_and_cards_with_other_pips_are_other_works(tmp_path):
+    _save(_card(4), tmp_path / "card_4.png")
+    _save(_card(5), tmp_path / "card_5.png")
+    _save(_card(6), tmp_path / "card_6.png")
+    flag = np.full((80, 120, 3), 255, dtype=np.uint8)
+    flag[:, :40], flag[:, 80:] = (0, 85, 164), (239, 65, 53)
+    _save(Image.fromarray(flag), tmp_path / "flag.png")
+    # Nothing drawn: a blank icon matches no work.
+    _save(Image.new("RGBA", (120, 80), (255, 255, 255, 0)), tmp_path / "icon_blank.png")
+    assert set(_reasons(tmp_path).values()) == {""}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet caught: the 4x4 grid colours are taken over the whole canvas, "
+    "so the same drawing placed elsewhere on a wider one differs there",
+)
+def test_the_same_drawing_on_a_wider_white_canvas_is_caught(tmp_path):
+    house = _house()
+    canvas = Image.new("RGB", (480, 260), "white")
+    canvas.paste(house, (200, 30))  # the pHash sees the margin, the shape does not
+    _save(house, tmp_path / "a_house.png")
+    _save(canvas, tmp_path / "b_wide.png")
+    assert _reasons(tmp_path) == {"a_house.png": "", "b_wide.png": "a_house.png"}
+
+
+def test_coarse_looks_never_drop_a_pair_the_finer_one_keeps():
+    rng = np.random.default_rng(0)
+    shapes = rng.integers(0, 256, (50, SHAPE_SIDE, SHAPE_SIDE), dtype=np.uint8)
+    grids = [coarse_shapes(shapes, grid) for grid in (2, 4, 8)]
+    apart = [np.abs(g[1:] - g[0]).mean(axis=1) for g in grids]
+    assert np.all(apart[0] <= apart[1] + 1e-4) and np.all(apart[1] <= apart[2] + 1e-4)

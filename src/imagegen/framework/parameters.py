@@ -272,6 +272,9 @@ class DuplicatePolicy(Strict):
     # A perceptual match counts only when the 4x4 grid colours agree too:
     # largest RGB distance of a cell (0-441); null compares grey levels only.
     max_colour_distance: float | None = Field(default=COLOUR_DEFAULT, ge=0)
+    # ...or when the trimmed 32x32 drawings differ by at most this share of
+    # their ink (resizes and re-encodes the pHash misses); null: pHash only.
+    max_shape_difference: float | None = Field(default=0.002, ge=0, le=1)
 
 
 class FacePolicy(Strict):

@@ -39,6 +39,7 @@ from imagegen.datasets.raw_folder import (
 from imagegen.datasets.remote_folder import RemoteFolder, UnsafeKey
 from imagegen.images import on_white, register_image_plugins, to_8bit
 from imagegen.pipelines.curation.executor import Executor, LocalExecutor
+from imagegen.pipelines.curation.similarity import ShapeIndex, shape_signature
 from imagegen.rights import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
@@ -108,6 +109,7 @@ class FileRecord:
     integrity: str = ""  # "" or a reason code with detail, e.g. "corrupt:truncated"
     phash: str = ""  # hex perceptual hash, "" when not computed
     colour: str = ""  # hex RGB means of a 4x4 grid (on white), "" with no phash
+    shape: str = ""  # hex 32x32 grey of the trimmed drawing, "" with no phash or blank
     faces: int = 0
     gps: bool = False
     metadata: str = ""  # sources that said something, e.g. "xmp|exif"
@@ -563,11 +565,15 @@ def colour_signature(view: Image.Image) -> str:
 
 def perceptual_signature(
     grey: Image.Image, view: Image.Image, hash_size: int
-) -> tuple[str, str]:
-    """pHash of the greyscale view and grid colours of the composited view (hex)."""
+) -> tuple[str, str, str]:
+    """pHash of the greyscale view, grid colours and shape of the composited view (hex)."""
     import imagehash
 
-    return str(imagehash.phash(grey, hash_size=hash_size)), colour_signature(view)
+    return (
+        str(imagehash.phash(grey, hash_size=hash_size)),
+        colour_signature(view),
+        shape_signature(view),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -603,7 +609,7 @@ def _analyse_pixels(image, record: FileRecord, settings: ProbeSettings) -> None:
         (settings.detect_size, settings.detect_size), Image.Resampling.BILINEAR
     )
     if settings.phash and min(record.width, record.height) >= settings.phash_min_side:
-        record.phash, record.colour = perceptual_signature(
+        record.phash, record.colour, record.shape = perceptual_signature(
             grey, view, settings.hash_size
         )
     if settings.faces:
@@ -634,15 +640,20 @@ def near_duplicates(
     max_distance: int,
     colours: list[str] | None = None,
     max_colour_distance: float | None = None,
+    shapes: list[str] | None = None,
+    max_shape_difference: float | None = None,
 ) -> dict[str, str]:
-    """{path: kept work id} for each work within `max_distance` bits of an earlier one.
+    """{path: kept work id} for each work close to an earlier one.
 
-    With colour signatures and `max_colour_distance`, a work is a near-duplicate
-    only of a kept work whose grid colours are also within that distance (a
-    recoloured drawing is another work). Works are taken in the given order;
-    each is compared with the works kept so far and, when close to any, points
-    to the first of them. Vectorised over the kept set (about 0.1 s for 10,000
-    works; a BK-tree or LSH index would take over at millions).
+    Close: within `max_distance` pHash bits, or (with shapes and
+    `max_shape_difference`) a trimmed drawing that differs from the kept one's
+    by at most that share of their ink (`similarity.shape_differences`, after
+    a coarse 8x8 look); either way the grid colours must agree too when
+    `max_colour_distance` is set (a recoloured drawing is another work). Works
+    are taken in the given order; each is compared with the works kept so far
+    and points to the first close one. Vectorised over the kept set (about
+    7 s of CPU for 6,864 Open Clip Art works, 0.7 s by pHash alone; an index
+    would take over at millions).
     """
     if not hashes:
         return {}
@@ -661,26 +672,39 @@ def near_duplicates(
         ],
         dtype=np.uint64,
     )
-    kept = np.empty_like(words)
+    index_of_shapes = None
+    if shapes is not None and max_shape_difference is not None:
+        index_of_shapes = ShapeIndex(shapes, max_shape_difference)
+    kept_words = np.empty_like(words)
     kept_palette = np.empty_like(palette) if palette is not None else None
-    kept_ids: list[str] = []
+    order = np.empty(len(hashes), dtype=np.int64)  # input index of each kept work
+    kept = 0
     found: dict[str, str] = {}
     for index, path in enumerate(paths):
-        if kept_ids:
-            distance = np.bitwise_count(kept[: len(kept_ids)] ^ words[index]).sum(
-                axis=1
-            )
-            close = np.flatnonzero(distance <= max_distance)
-            if close.size and palette is not None:
-                apart = colour_distances(kept_palette[close], palette[index])
-                close = close[apart <= max_colour_distance]
-            if close.size:
-                found[path] = kept_ids[int(close[0])]
-                continue
-        kept[len(kept_ids)] = words[index]
-        if palette is not None:
-            kept_palette[len(kept_ids)] = palette[index]
-        kept_ids.append(work_ids[index])
+        if index_of_shapes is not None and not index_of_shapes.drawn[index]:
+            continue  # nothing drawn (a blank icon): it matches no work
+
+        def agree(rows: np.ndarray, index: int = index) -> np.ndarray:
+            if kept_palette is None or not rows.size:
+                return rows
+            apart = colour_distances(kept_palette[rows], palette[index])
+            return rows[apart <= max_colour_distance]
+
+        bits = np.bitwise_count(kept_words[:kept] ^ words[index]).sum(axis=1)
+        match = agree(np.flatnonzero(bits <= max_distance))
+        first = int(match[0]) if match.size else kept
+        if index_of_shapes is not None and first:
+            first = index_of_shapes.first_close(index, order, first, agree)
+        if first < kept:
+            found[path] = work_ids[int(order[first])]
+            continue
+        kept_words[kept] = words[index]
+        if kept_palette is not None:
+            kept_palette[kept] = palette[index]
+        if index_of_shapes is not None:
+            index_of_shapes.keep(kept, index)
+        order[kept] = index
+        kept += 1
     return found
 
 
