@@ -8,6 +8,12 @@ copy, so a lookup tries a grid of crop hypotheses (which sides were cut, by how
 much) and keeps the best cosine similarity. pHash alone moved 20 of 64 bits on
 a 28x28 image resized to 90% and saved as JPEG q85.
 
+That coarse descriptor only finds candidates: 8x8 cells cannot tell two
+hands' "1"s apart, so a training digit matched the default model's imitation
+of it. Each candidate is then checked on a finer thumbnail (16x16 cells of the
+same region, uint8, stored per entry), aligned locally around the coarse
+hypothesis and compared by correlation (`FineQuery`).
+
 Hand-written because the match needs this crop-hypothesis search over a
 memory-mapped matrix, and the brute-force product (numpy, BLAS) takes well
 under a second at 1,000,000 entries (benchmarks/fingerprints.py), so no
