@@ -1,16 +1,25 @@
 """Tracing laundered copies of generated images by fingerprint; false matches; lookup time.
 
-    python benchmarks/fingerprints.py [--generator data/06_models/generator.keras ...]
+    python benchmarks/fingerprints.py --stage calibrate [--generator PATH ...]
+    python benchmarks/fingerprints.py --stage report [--generator PATH ...]
 
 Each `--generator PATH` (a saved Keras generator) stands for one model version;
 `--images` images of each are recorded in a fresh generation ledger. Then
 `--copies` recorded images are laundered by each transform (random strength,
-metadata gone) and looked up by fingerprint alone: traced = the best match is
-an entry of the right version (and `right_entry`: the very image). False
-matches: `--negatives` never-generated images (Open Clip Art renders from
-`--openclipart`, scikit-learn digits at 8x8 and 28x28, uniform and smooth noise)
-that match any entry. Lookup: one laundered query against an index of
-`--entries` rows (the recorded ones plus random unit vectors).
+metadata gone) and looked up by fingerprint alone (coarse candidates, then the
+fine check): traced = the match is an entry of the right version (and
+`right_entry`: the very image). False matches: `--negatives` never-generated
+images (scikit-learn digits, the default model's training set, at 8x8 and
+28x28; Open Clip Art renders from `--openclipart`; uniform and smooth noise)
+that match any entry.
+
+The two stages use apart splits: `calibrate` launders other picks with
+another seed and uses the even-numbered digits and other renders and noise; it
+prints the lowest fine threshold (`fingerprint.MIN_FINE`) with no false match
+there and writes benchmarks/results/fingerprints_calibration.json. `report`
+uses the shipped constants on the odd-numbered digits and writes
+benchmarks/results/fingerprints.json, with lookup time at `--entries` rows
+(the recorded ones plus random unit vectors).
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS = (0.85, 0.9, 0.95)
+# Fine thresholds tried at calibration (MIN_FINE; the contrast rule lowers it
+# for faint copies).
+GRID = tuple(round(0.95 + 0.0025 * i, 4) for i in range(20))
+FLOORS = (0.9, 0.925, 0.95, 0.96)  # FINE_FLOOR values tried
+SPLITS = {"calibrate": (100, 0), "report": (0, 1)}  # rng seed, digit parity
 
 
 def _encode(image: Image.Image, fmt: str, **kw) -> Image.Image:
@@ -110,15 +123,17 @@ def generated_pngs(generator_path: Path, n: int, seed: int) -> list[bytes]:
     return out
 
 
-def negatives(openclipart: Path, n: int, rng: np.random.Generator) -> list[Image.Image]:
-    """Never-generated images: digits, Open Clip Art renders, noise."""
+def negatives(
+    openclipart: Path, n: int, rng: np.random.Generator, parity: int = 0
+) -> list[tuple[str, Image.Image]]:
+    """Never-generated images (kind, image): half the digits (by parity), renders, noise."""
     from sklearn.datasets import load_digits
 
-    found: list[Image.Image] = []
-    for pixels in load_digits().images:
+    found: list[tuple[str, Image.Image]] = []
+    for pixels in load_digits().images[parity::2]:
         grey = Image.fromarray(np.round(pixels * 255 / 16).astype(np.uint8))
-        found.append(grey)
-        found.append(grey.resize((28, 28), Image.Resampling.LANCZOS))
+        found.append(("digits_8", grey))
+        found.append(("digits_28", grey.resize((28, 28), Image.Resampling.LANCZOS)))
     n_noise = max(0, (n - len(found)) // 4)
     files = sorted(openclipart.rglob("*.png")) if openclipart.exists() else []
     rng.shuffle(files)
@@ -130,23 +145,25 @@ def negatives(openclipart: Path, n: int, rng: np.random.Generator) -> list[Image
                 if image.width * image.height > 4_000_000:
                     continue
                 image.load()
-                found.append(image.copy())
+                found.append(("openclipart", image.copy()))
         except (OSError, Image.DecompressionBombError):
             continue
     while len(found) < n:
         side = int(rng.integers(16, 129))
         if len(found) % 2:
             noise = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-            found.append(Image.fromarray(noise))
+            found.append(("noise", Image.fromarray(noise)))
         else:  # smooth noise: blobs like a generator's early samples
             small = rng.integers(0, 256, (4, 4), dtype=np.uint8)
-            found.append(
-                Image.fromarray(small).resize((side, side), Image.Resampling.BICUBIC)
+            smooth = Image.fromarray(small).resize(
+                (side, side), Image.Resampling.BICUBIC
             )
+            found.append(("smooth_noise", smooth))
     return found[:n]
 
 
 def lookup_time(index_dir: Path, matrix: np.ndarray, entries: int, query) -> dict:
+    """The coarse stage over `entries` rows (the fine check reads 4 of them)."""
     from imagegen.provenance import fingerprint
 
     rng = np.random.default_rng(1)
@@ -162,89 +179,203 @@ def lookup_time(index_dir: Path, matrix: np.ndarray, entries: int, query) -> dic
     big.flush()
     del big
     big = np.load(path, mmap_mode="r")
+    thumb = fingerprint.thumbnail(query)  # what the fine check reads per candidate
     times = []
     for _ in range(5):
         started = time.perf_counter()
-        row, similarity = fingerprint.best_matches(
+        candidates = fingerprint.top_candidates(
             big, fingerprint.query_descriptors(query)
         )
+        fine = fingerprint.FineQuery(query)
+        for _, _, hypothesis in candidates:
+            fine.similarity(fingerprint.hypothesis(hypothesis), thumb)
         times.append(time.perf_counter() - started)
     return {
         "entries": entries,
-        "index_mb": round(entries * fingerprint.DIMS * 4 / 2**20, 1),
+        "index_mb": round(
+            entries * (fingerprint.DIMS * 4 + fingerprint.FINE_DIMS) / 2**20, 1
+        ),
         "lookup_s_median": round(float(np.median(times)), 3),
         "lookup_s_first": round(times[0], 3),
-        "found_row": int(row),
-        "similarity": round(similarity, 4),
+        "found_row": int(candidates[0][0]) if candidates else -1,
     }
 
 
-def trace_laundered(index, matrix: np.ndarray, picks: list, rng) -> dict:
-    """Share of laundered copies whose best match is the right version (and entry)."""
+def _decide(scored: list[dict], min_fine: float) -> dict | None:
+    """The candidate a lookup returns at this threshold (as `by_fingerprint`)."""
     from imagegen.provenance import fingerprint
 
-    per_transform = {}
+    passed = [
+        c
+        for c in scored
+        if c["similarity"]
+        >= (
+            fingerprint.required_similarity(c["contrast"], min_fine)
+            if c["stage"] == "fine"
+            else c["required"]
+        )
+    ]
+    if not passed:
+        return None
+    return max(passed, key=lambda c: (c["stage"] == "fine", c["similarity"]))
+
+
+def _excess(c: dict, min_fine: float) -> float:
+    from imagegen.provenance import fingerprint
+
+    return c["similarity"] - fingerprint.required_similarity(c["contrast"], min_fine)
+
+
+def score_copies(index, picks: list, rng) -> dict[str, list]:
+    """Per transform: each copy's candidates and its (version, seed, row)."""
+    out = {}
     for name, transform in transforms(rng).items():
-        similarities, found_rows, traced, right_entry = [], [], 0, 0
-        for png, version, seed in picks:
+        rows = []
+        for png, version, seed, row in picks:
             with Image.open(io.BytesIO(png)) as image:
                 image.load()
                 copy = transform(image)
-            row, similarity = fingerprint.best_matches(
-                matrix, fingerprint.query_descriptors(copy)
-            )
-            similarities.append(similarity)
-            found_rows.append(row)
-            entry = index.entry(row)
-            if similarity >= fingerprint.MIN_SIMILARITY:
+            rows.append((index.scored(copy), version, seed, row))
+        out[name] = rows
+    return out
+
+
+def trace_report(
+    index, scored: dict[str, list], min_fine: float, quiet: bool = False
+) -> dict:
+    """Share of laundered copies traced to the right version (and entry)."""
+    per_transform = {}
+    for name, rows in scored.items():
+        traced = right_entry = 0
+        own = []  # fine similarity of the right entry, when a candidate
+        for candidates, version, _, row in rows:
+            chosen = _decide(candidates, min_fine)
+            if chosen is not None:
+                entry = index.entry(chosen["row"])
                 traced += entry["model_version"] == version
-                right_entry += entry["model_version"] == version and (
-                    entry["seed"] == seed
-                )
-        rows = [
-            (similarity, index.entry(row)["model_version"] == version)
-            for (_, version, _), similarity, row in zip(
-                picks, similarities, found_rows, strict=True
-            )
-        ]
+                right_entry += chosen["row"] == row
+            own += [
+                (c["similarity"], _excess(c, min_fine))
+                for c in candidates
+                if c["row"] == row
+            ]
+        similarity = np.array([o[0] for o in own] or [np.nan])
+        excess = np.array([o[1] for o in own] or [np.nan])
         per_transform[name] = {
-            "traced_at": {
-                str(t): round(sum(s >= t and ok for s, ok in rows) / len(rows), 4)
-                for t in THRESHOLDS
-            },
-            "copies": len(picks),
-            "traced": round(traced / len(picks), 4),
-            "right_entry": round(right_entry / len(picks), 4),
-            "similarity_min": round(float(np.min(similarities)), 4),
-            "similarity_p1": round(float(np.percentile(similarities, 1)), 4),
+            "copies": len(rows),
+            "traced": round(traced / len(rows), 4),
+            "right_entry": round(right_entry / len(rows), 4),
+            "right_entry_candidate": round(len(own) / len(rows), 4),
+            "similarity_min": round(float(np.min(similarity)), 4),
+            "similarity_p1": round(float(np.percentile(similarity, 1)), 4),
+            "similarity_median": round(float(np.median(similarity)), 4),
+            "excess_min": round(float(np.min(excess)), 4),
         }
-        print(f"{name:22s} {per_transform[name]}")
+        if not quiet:
+            print(f"{name:22s} {per_transform[name]}", flush=True)
     return per_transform
 
 
-def false_matches(matrix: np.ndarray, images: list[Image.Image]) -> dict:
-    """How many never-generated images match an entry, and the closest similarities."""
+def negative_report(scored: list[tuple[str, list]], min_fine: float) -> dict:
+    """False matches among never-generated images, per kind, and their closest scores."""
+    kinds: dict[str, list] = {}
+    for kind, candidates in scored:
+        fine = [c for c in candidates if c["stage"] == "fine"]
+        best = max(fine, key=lambda c: _excess(c, min_fine), default=None)
+        kinds.setdefault(kind, []).append(
+            (
+                _decide(candidates, min_fine) is not None,
+                best["similarity"] if best else -1.0,
+                _excess(best, min_fine) if best else -2.0,
+            )
+        )
+    report = {}
+    for kind, rows in kinds.items():
+        a = np.array(rows, float)
+        report[kind] = {
+            "images": len(rows),
+            "false_matches": int(a[:, 0].sum()),
+            "similarity_max": round(float(a[:, 1].max()), 4),
+            "similarity_p99": round(float(np.percentile(a[:, 1], 99)), 4),
+            "similarity_median": round(float(np.median(a[:, 1])), 4),
+            "excess_max": round(float(a[:, 2].max()), 4),
+        }
+    return report
+
+
+def score_negatives(index, images: list[tuple[str, Image.Image]]) -> list:
+    return [(kind, index.scored(image)) for kind, image in images]
+
+
+def calibrate(index, copies: dict, scored_negatives: list) -> dict:
+    """The (MIN_FINE, FINE_FLOOR) with no false match here that traces the most copies."""
     from imagegen.provenance import fingerprint
 
-    started = time.perf_counter()
-    best = np.array(
-        [
-            fingerprint.best_matches(matrix, fingerprint.query_descriptors(image))[1]
-            for image in images
-        ]
+    sweep = {}
+    for floor in FLOORS:
+        fingerprint.FINE_FLOOR = floor
+        for min_fine in GRID:
+            neg = negative_report(scored_negatives, min_fine)
+            traced = trace_report(index, copies, min_fine, quiet=True)
+            sweep[f"{min_fine}/{floor}"] = {
+                "min_fine": min_fine,
+                "fine_floor": floor,
+                "false_matches": sum(k["false_matches"] for k in neg.values()),
+                "traced_min": min(t["traced"] for t in traced.values()),
+                "traced_mean": round(
+                    float(np.mean([t["traced"] for t in traced.values()])), 4
+                ),
+            }
+            print(sweep[f"{min_fine}/{floor}"], flush=True)
+    clean = [v for v in sweep.values() if v["false_matches"] == 0]
+    chosen = max(
+        clean or sweep.values(),
+        key=lambda v: (v["traced_mean"], -v["min_fine"], -v["fine_floor"]),
     )
+    fingerprint.FINE_FLOOR = chosen["fine_floor"]
     return {
-        "images": len(images),
-        "false_matches": int((best >= fingerprint.MIN_SIMILARITY).sum()),
-        "false_matches_at": {str(t): int((best >= t).sum()) for t in THRESHOLDS},
-        "similarity_max": round(float(best.max()), 4),
-        "similarity_p99_9": round(float(np.percentile(best, 99.9)), 4),
-        "seconds": round(time.perf_counter() - started, 1),
+        "benchmark": "fingerprints_calibration",
+        "noise": fingerprint.NOISE,
+        "sweep": sweep,
+        "chosen": chosen,
+        "transforms": trace_report(index, copies, chosen["min_fine"]),
+        "negatives": negative_report(scored_negatives, chosen["min_fine"]),
+    }
+
+
+def report_stage(index, copies: dict, scored_negatives: list, query, tmp, entries):
+    """The shipped thresholds on the report split, and lookup time at `entries` rows."""
+    from imagegen.provenance import fingerprint
+
+    min_fine = fingerprint.MIN_FINE
+    per_transform = trace_report(index, copies, min_fine)
+    neg = negative_report(scored_negatives, min_fine)
+    print(f"negatives: {neg}", flush=True)
+    lookup = lookup_time(Path(tmp), np.asarray(index.matrix()), entries, query)
+    print(f"lookup: {lookup}", flush=True)
+    return {
+        "benchmark": "fingerprints",
+        "host": platform.node(),
+        "min_fine": min_fine,
+        "noise": fingerprint.NOISE,
+        "fine_floor": fingerprint.FINE_FLOOR,
+        "transforms": per_transform,
+        "traced_mean": round(
+            float(np.mean([t["traced"] for t in per_transform.values()])), 4
+        ),
+        "traced_min": min(t["traced"] for t in per_transform.values()),
+        "negatives": {
+            "images": len(scored_negatives),
+            "false_matches": sum(k["false_matches"] for k in neg.values()),
+            "by_kind": neg,
+        },
+        "lookup": lookup,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", choices=sorted(SPLITS), default="report")
     parser.add_argument("--generator", action="append", type=Path)
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--copies", type=int, default=250)
@@ -253,19 +384,20 @@ def main() -> None:
     parser.add_argument(
         "--openclipart", type=Path, default=ROOT / "data/01_raw/openclipart"
     )
-    parser.add_argument(
-        "--out", default=str(ROOT / "benchmarks/results/fingerprints.json")
-    )
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    from imagegen.provenance import fingerprint
     from imagegen.provenance.generation_index import GenerationIndex
     from imagegen.provenance.generation_ledger import record_images
 
+    name = "fingerprints" if args.stage == "report" else "fingerprints_calibration"
+    out = Path(args.out or ROOT / f"benchmarks/results/{name}.json")
     generators = args.generator or [ROOT / "data/06_models/generator.keras"]
-    rng = np.random.default_rng(0)
+    seed, parity = SPLITS[args.stage]
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Path(tmp) / "generation.jsonl"
-        recorded = []  # (png, version)
+        recorded = []  # (png, version, seed, row)
         for number, path in enumerate(generators, start=1):
             pngs = generated_pngs(path, args.images, seed=number)
             meta = [
@@ -273,38 +405,31 @@ def main() -> None:
                 for i in range(len(pngs))
             ]
             record_images(pngs, meta, ledger)
-            recorded += [(png, str(number), i) for i, png in enumerate(pngs)]
+            recorded += [
+                (png, str(number), i, len(recorded) + i) for i, png in enumerate(pngs)
+            ]
         index = GenerationIndex(ledger)
         index.update()
-        matrix = np.asarray(index.matrix())
         picks = rng.choice(len(recorded), size=min(args.copies, len(recorded)))
-        per_transform = trace_laundered(
-            index, matrix, [recorded[p] for p in picks], rng
+        copies = score_copies(index, [recorded[p] for p in picks], rng)
+        scored_negatives = score_negatives(
+            index, negatives(args.openclipart, args.negatives, rng, parity)
         )
-        negative_report = false_matches(
-            matrix, negatives(args.openclipart, args.negatives, rng)
-        )
-        print(f"negatives: {negative_report}")
-        with Image.open(io.BytesIO(recorded[0][0])) as image:
-            image.load()
-            query = transforms(rng)["resize_0.9_jpeg_q85"](image)
-        lookup = lookup_time(Path(tmp), matrix, args.entries, query)
-        print(f"lookup: {lookup}")
-    overall = np.mean([t["traced"] for t in per_transform.values()])
-    report = {
-        "benchmark": "fingerprints",
-        "host": platform.node(),
-        "generators": [str(g) for g in generators],
-        "images_per_generator": args.images,
-        "min_similarity": fingerprint.MIN_SIMILARITY,
-        "transforms": per_transform,
-        "traced_mean": round(float(overall), 4),
-        "negatives": negative_report,
-        "lookup": lookup,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"traced (mean over transforms): {overall:.4f}; wrote {args.out}")
+        if args.stage == "calibrate":
+            report = calibrate(index, copies, scored_negatives)
+        else:
+            with Image.open(io.BytesIO(recorded[0][0])) as image:
+                image.load()
+                query = transforms(rng)["resize_0.9_jpeg_q85"](image)
+            report = report_stage(
+                index, copies, scored_negatives, query, tmp, args.entries
+            )
+            report["generators"] = [str(g) for g in generators]
+            report["images_per_generator"] = args.images
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

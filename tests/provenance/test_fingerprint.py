@@ -141,7 +141,7 @@ def test_index_grows_with_the_ledger_and_recovers_from_a_cut_update(
     assert index.update() == 5
     assert (index.dir / "sha256.bin").stat().st_size == 5 * 32
     state = json.loads((index.dir / "state.json").read_text())
-    assert state == {"bytes": path.stat().st_size, "rows": 5}
+    assert state == {"format": 2, "bytes": path.stat().st_size, "rows": 5}
     found = find_generated(_png(generated_28[4]), path)
     assert found["match"] == "exact" and found["seq"] == 4
 
@@ -164,3 +164,91 @@ def test_a_read_only_ledger_folder_is_indexed_in_a_private_cache(
     laundered = _save(generated_28[7].resize((25, 25)), "JPEG", quality=85)
     assert find_generated(laundered, path)["match"] == "fingerprint"
     assert list((tmp_path / "cache").glob("imagegen-index-*/state.json"))
+
+
+def _digit(pixels: np.ndarray) -> Image.Image:
+    """A scikit-learn digit (0-16) as the default model's 28x28 training image."""
+    grey = np.round(np.clip(pixels, 0, 16) * 255 / 16).astype(np.uint8)
+    return Image.fromarray(grey).resize((28, 28), Image.Resampling.LANCZOS)
+
+
+@pytest.fixture(scope="module")
+def digits_and_imitations():
+    """60 training digits and a 'generated' imitation of each (another hand's strokes)."""
+    rng = np.random.default_rng(0)
+    real = load_digits().images[:60]
+    imitations = [_digit(d + rng.normal(0, 3.0, d.shape)) for d in real]
+    return [_digit(d) for d in real], imitations
+
+
+@pytest.fixture
+def digits_ledger(tmp_path, digits_and_imitations):
+    path = tmp_path / "generation.jsonl"
+    _, imitations = digits_and_imitations
+    meta = [
+        {"model_name": "imagegen-dcgan", "model_version": str(1 + i % 2), "seed": i}
+        for i in range(len(imitations))
+    ]
+    record_images([_png(image) for image in imitations], meta, path)
+    return path
+
+
+def test_a_training_digit_never_generated_is_not_matched(
+    digits_ledger, digits_and_imitations
+):
+    real, imitations = digits_and_imitations
+    # The 64-float descriptor alone calls many of them the same image ...
+    coarse = [
+        float(fingerprint.descriptor(r) @ fingerprint.descriptor(g))
+        for r, g in zip(real, imitations, strict=True)
+    ]
+    assert sum(c >= fingerprint.MIN_SIMILARITY for c in coarse) >= 20
+    # ... the fine check does not.
+    assert [find_generated(_png(r), digits_ledger) for r in real] == [None] * len(real)
+
+
+def test_the_issues_laundered_digit_is_traced_to_its_version(
+    digits_ledger, digits_and_imitations
+):
+    _, imitations = digits_and_imitations
+    for seed in (5, 22, 41):
+        small = imitations[seed].resize((25, 25)).convert("RGB")  # 90 %
+        found = find_generated(_save(small, "JPEG", quality=85), digits_ledger)
+        assert found is not None and found["match"] == "fingerprint"
+        assert (found["seed"], found["model_version"]) == (seed, str(1 + seed % 2))
+
+
+@pytest.mark.parametrize("gain", [0.8, 1.2])
+def test_a_brightened_or_darkened_copy_is_traced(
+    digits_ledger, digits_and_imitations, ledger, generated_28, gain
+):
+    _, imitations = digits_and_imitations
+    for path, images in ((digits_ledger, imitations), (ledger, generated_28)):
+        for seed in (3, 30):
+            copy = ImageEnhance.Brightness(images[seed].convert("RGB")).enhance(gain)
+            found = find_generated(_save(copy, "JPEG", quality=90), path)
+            assert found is not None and found["seed"] == seed
+
+
+def test_entries_and_indexes_from_before_the_fine_check_still_answer(
+    tmp_path, generated_28, caplog
+):
+    path = tmp_path / "generation.jsonl"
+    [entry] = record_images([_png(generated_28[9])], [{"model_name": "m"}], path)
+    # An entry as written before thumbnails existed, and its format-1 index.
+    del entry["thumbnail"]
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1] + [json.dumps(entry)]) + "\n")
+    index = GenerationIndex(path)
+    index.update()
+    state = json.loads((index.dir / "state.json").read_text())
+    (index.dir / "state.json").write_text(
+        json.dumps({"bytes": state["bytes"], "rows": state["rows"]})
+    )
+    (index.dir / "thumbnails.u8").unlink()
+    laundered = _save(generated_28[9].resize((25, 25)), "JPEG", quality=85)
+    with caplog.at_level("WARNING"):
+        found = find_generated(laundered, path)
+    assert "rebuilding it as format 2" in caplog.text
+    assert found["match"] == "fingerprint (coarse only)" and found["seq"] == 0
+    assert json.loads((index.dir / "state.json").read_text())["format"] == 2

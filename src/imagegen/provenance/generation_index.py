@@ -2,11 +2,13 @@
 
 The ledger stays the record; the index is derived from it and rebuilt or
 extended at lookup time (never on the serving path). It lives in the folder
-`<ledger>.index/`: `fingerprints.f32` (n x 64 float32, memory-mapped),
-`sha256.bin` (n x 32 bytes), `entry_ids.bin` (n x 8 bytes), `offsets.i64`
-(byte offset of each entry's line) and `state.json` (ledger bytes and rows
-indexed, written last). Rows past `state.json` are from an interrupted update
-and are cut off before the next one.
+`<ledger>.index/`: `fingerprints.f32` (n x 64 float32, memory-mapped: the
+coarse stage), `thumbnails.u8` (n x 256 bytes: the fine stage; zeros for
+entries written before it existed), `sha256.bin` (n x 32 bytes),
+`entry_ids.bin` (n x 8 bytes), `offsets.i64` (byte offset of each entry's line)
+and `state.json` (format, ledger bytes and rows indexed, written last). Rows
+past `state.json` are from an interrupted update and are cut off before the
+next one; an index of an older format is rebuilt from the ledger.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -25,8 +28,13 @@ from PIL import Image
 
 from imagegen.provenance import fingerprint
 
+logger = logging.getLogger(__name__)
+
+# Format 2 added thumbnails.u8; state.json without a format is format 1.
+FORMAT = 2
 _FILES = {
     "fingerprints.f32": fingerprint.DIMS * 4,
+    "thumbnails.u8": fingerprint.FINE_DIMS,
     "sha256.bin": 32,
     "entry_ids.bin": 8,
     "offsets.i64": 8,
@@ -54,7 +62,7 @@ class GenerationIndex:
     def _state(self) -> dict[str, int]:
         path = self.dir / "state.json"
         if not path.exists():
-            return {"bytes": 0, "rows": 0}
+            return {"format": FORMAT, "bytes": 0, "rows": 0}
         return json.loads(path.read_text())
 
     def update(self) -> int:
@@ -66,8 +74,17 @@ class GenerationIndex:
             if not self.ledger.exists():
                 return state["rows"]
             size = self.ledger.stat().st_size
+            if state.get("format", 1) != FORMAT and state["rows"]:
+                logger.warning(
+                    "generation index %s: format %s, rebuilding it as format %s "
+                    "from the ledger",
+                    self.dir,
+                    state.get("format", 1),
+                    FORMAT,
+                )
+                state = {"format": FORMAT, "bytes": 0, "rows": 0}
             if size < state["bytes"]:  # ledger replaced: start over
-                state = {"bytes": 0, "rows": 0}
+                state = {"format": FORMAT, "bytes": 0, "rows": 0}
             for name, width in _FILES.items():  # drop rows of an interrupted update
                 with open(self.dir / name, "ab") as fh:
                     fh.truncate(state["rows"] * width)
@@ -90,6 +107,11 @@ class GenerationIndex:
                         else np.zeros(fingerprint.DIMS, np.float32)
                     )
                     rows["fingerprints.f32"] += vector.astype(np.float32).tobytes()
+                    rows["thumbnails.u8"] += (
+                        fingerprint.decode_thumbnail(entry["thumbnail"]).tobytes()
+                        if entry.get("thumbnail")
+                        else bytes(fingerprint.FINE_DIMS)
+                    )
                     rows["sha256.bin"] += bytes.fromhex(entry["image_sha256"])
                     rows["entry_ids.bin"] += _entry_id_bytes(entry.get("entry_id"))
                     rows["offsets.i64"] += np.int64(start).tobytes()
@@ -99,7 +121,7 @@ class GenerationIndex:
                     out.write(data)
                     out.flush()
                     os.fsync(out.fileno())
-            state = {"bytes": offset, "rows": state["rows"] + added}
+            state = {"format": FORMAT, "bytes": offset, "rows": state["rows"] + added}
             tmp = self.dir / "state.json.tmp"
             tmp.write_text(json.dumps(state))
             os.replace(tmp, self.dir / "state.json")
@@ -114,6 +136,10 @@ class GenerationIndex:
     def matrix(self) -> np.ndarray:
         """The fingerprints, one row per indexed entry (memory-mapped)."""
         return self._array("fingerprints.f32", np.float32, fingerprint.DIMS)
+
+    def thumbnails(self) -> np.ndarray:
+        """The fine thumbnails, one row per indexed entry (memory-mapped)."""
+        return self._array("thumbnails.u8", np.uint8, fingerprint.FINE_DIMS)
 
     def entry(self, row: int) -> dict[str, Any]:
         offset = int(self._array("offsets.i64", np.int64, 1)[row, 0])
@@ -139,18 +165,76 @@ class GenerationIndex:
         row = self._find_bytes("entry_ids.bin", 8, key)
         return None if row is None else self.entry(row)
 
-    def by_fingerprint(
-        self, image: Image.Image, min_similarity: float = fingerprint.MIN_SIMILARITY
-    ) -> tuple[dict[str, Any], float] | None:
+    def by_entry_prefix(self, prefix: str) -> dict[str, Any] | None:
+        """The newest entry whose id starts with `prefix` (hex, whole bytes).
+
+        The watermark carries 32 of the id's 64 bits, so two entries share a
+        prefix with odds of about n / 2**32 (1 in 4,300 at a million).
+        """
+        key = np.frombuffer(bytes.fromhex(prefix), np.uint8)
+        ids = self._array("entry_ids.bin", np.uint8, 8)
+        if len(ids) == 0 or not 0 < len(key) <= 8:
+            return None
+        hits = np.flatnonzero((ids[:, : len(key)] == key).all(axis=1))
+        return self.entry(int(hits[-1])) if len(hits) else None
+
+    def scored(self, image: Image.Image) -> list[dict[str, Any]]:
+        """Coarse candidates of a copy, each with its fine check (best first).
+
+        Each as row, coarse cosine, fine `similarity`, the `required`
+        similarity at the copy's `contrast`, and `stage`: "fine", or "coarse"
+        for an entry written before thumbnails existed (no fine check there).
+        """
         matrix = self.matrix()
         if len(matrix) == 0:
-            return None
-        row, similarity = fingerprint.best_matches(
+            return []
+        thumbnails = self.thumbnails()
+        query = fingerprint.FineQuery(image)
+        scored = []
+        for row, coarse, hypothesis in fingerprint.top_candidates(
             matrix, fingerprint.query_descriptors(image)
-        )
-        if similarity < min_similarity:
+        ):
+            reference = np.asarray(thumbnails[row])
+            if not reference.any():
+                scored.append(
+                    {
+                        "row": row,
+                        "coarse": coarse,
+                        "similarity": coarse,
+                        "required": fingerprint.MIN_SIMILARITY,
+                        "contrast": 0.0,
+                        "stage": "coarse",
+                    }
+                )
+                continue
+            similarity, contrast = query.similarity(
+                fingerprint.hypothesis(hypothesis), reference
+            )
+            scored.append(
+                {
+                    "row": row,
+                    "coarse": coarse,
+                    "similarity": similarity,
+                    "required": fingerprint.required_similarity(contrast),
+                    "contrast": contrast,
+                    "stage": "fine",
+                }
+            )
+        return scored
+
+    def by_fingerprint(
+        self, image: Image.Image
+    ) -> tuple[dict[str, Any], float, str] | None:
+        """The entry of a laundered copy: coarse candidates, then the fine check.
+
+        Returns (entry, similarity, stage); an entry that passes the fine
+        check wins over one matched by the coarse descriptor alone.
+        """
+        passed = [c for c in self.scored(image) if c["similarity"] >= c["required"]]
+        if not passed:
             return None
-        return self.entry(row), similarity
+        best = max(passed, key=lambda c: (c["stage"] == "fine", c["similarity"]))
+        return self.entry(best["row"]), best["similarity"], best["stage"]
 
 
 def find_generated(
@@ -158,8 +242,10 @@ def find_generated(
 ) -> dict[str, Any] | None:
     """The ledger entry of an image: exact SHA-256, its entry id, else its fingerprint.
 
-    Returns the entry plus `match` ("exact", "entry_id" or "fingerprint") and
-    `similarity` (cosine of the fingerprints; 1.0 for the first two).
+    Returns the entry plus `match` ("exact", "entry_id", "fingerprint" or, for
+    an entry older than the fine thumbnails, "fingerprint (coarse only)") and
+    `similarity` (correlation of the fine thumbnails, or cosine of the coarse
+    descriptors; 1.0 for the first two).
     """
     if not Path(ledger).exists():
         return None
@@ -185,4 +271,5 @@ def find_generated(
         hit = index.by_fingerprint(image)
     if hit is None:
         return None
-    return {**hit[0], "match": "fingerprint", "similarity": round(hit[1], 4)}
+    match = "fingerprint" if hit[2] == "fine" else "fingerprint (coarse only)"
+    return {**hit[0], "match": match, "similarity": round(hit[1], 4)}

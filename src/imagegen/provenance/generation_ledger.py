@@ -1,8 +1,8 @@
 """The generation ledger: every generated image, hash-chained like the lineage ledger.
 
 One entry per image: SHA-256 of the PNG bytes handed out, its perceptual hash,
-its fingerprint (`imagegen.provenance.fingerprint`: survives resizing,
-re-encoding and small crops; looked up through `generation_index`), the entry
+its fingerprint and fine thumbnail (`imagegen.provenance.fingerprint`: survive
+resizing, re-encoding and small crops; looked up through `generation_index`), the entry
 id also carried by the image's XMP and C2PA manifest, the model (name, version when known, run id), seed, index, label, sampling
 parameters and time. Written by `imagegen generate`, the `generate` pipeline
 and the served pyfunc model. Location: `$IMAGEGEN_GENERATION_LEDGER`, else
@@ -60,10 +60,11 @@ def record_images(
             "image_sha256": hashlib.sha256(png).hexdigest(),
             "phash": phash,
             "fingerprint": fingerprint.encode(vector),
+            "thumbnail": fingerprint.encode_thumbnail(fingerprint.thumbnail(image)),
             **{k: v for k, v in meta.items() if v is not None},
         }
-        for png, phash, vector, meta in zip(
-            pngs, hashes, vectors, provenance, strict=True
+        for png, image, phash, vector, meta in zip(
+            pngs, images, hashes, vectors, provenance, strict=True
         )
     ]
     return Ledger(target).append_many(records)

@@ -94,11 +94,7 @@ def _raw_training_images(
 
 
 def _by_entry_prefix(ledger: Path, prefix: str) -> dict[str, Any] | None:
-    """The newest ledger entry whose id starts with the watermark's 8 hex digits.
-
-    A prefix lookup: the mark carries 32 of the id's 64 bits, so two entries
-    share a prefix with odds of about n / 2**32 (1 in 4,300 at a million).
-    """
+    """The newest ledger entry whose id starts with the watermark's 8 hex digits."""
     index = GenerationIndex(ledger)
     try:
         index.update()
@@ -108,12 +104,7 @@ def _by_entry_prefix(ledger: Path, prefix: str) -> dict[str, Any] | None:
             ledger, Path(tempfile.gettempdir()) / f"imagegen-index-{key}"
         )
         index.update()
-    ids = index._array("entry_ids.bin", np.uint8, 8)
-    if len(ids) == 0:
-        return None
-    key = np.frombuffer(bytes.fromhex(prefix), np.uint8)
-    hits = np.flatnonzero((ids[:, : len(key)] == key).all(axis=1))
-    return None if len(hits) == 0 else index.entry(int(hits[-1]))
+    return index.by_entry_prefix(prefix)
 
 
 def _watermark(data: bytes) -> dict[str, Any] | None:
