@@ -39,11 +39,42 @@ def base_params() -> dict:
 
 
 @pytest.fixture(scope="session")
-def smoke_project(tmp_path_factory):
-    """A project copy after `kedro run --pipelines train --env smoke` (shared, read-only)."""
+def smoke_run(tmp_path_factory):
+    """`kedro run --pipelines train --env smoke` in a fresh project copy: (project, result).
+
+    One training for the whole session: modules that inspect a trained, registered
+    project read it, modules that change it copy the folder, and
+    tests/e2e/test_quiet_run.py reads the run's own output.
+    """
     from tests.project import copy_project, kedro
 
     project = copy_project(tmp_path_factory.mktemp("smoke") / "project")
-    result = kedro(project, "run", "--pipelines", "train", "--env", "smoke")
+    # The project sets TensorFlow's log level itself; the quiet-run test checks that.
+    result = kedro(
+        project,
+        "run",
+        "--pipelines",
+        "train",
+        "--env",
+        "smoke",
+        TF_CPP_MIN_LOG_LEVEL="",
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return project, result
+
+
+@pytest.fixture(scope="session")
+def smoke_project(smoke_run):
+    """A project copy after `kedro run --pipelines train --env smoke` (shared, read-only)."""
+    return smoke_run[0]
+
+
+@pytest.fixture(scope="session")
+def viz_project(tmp_path_factory):
+    """A fresh project copy after `kedro viz build`: the static site is in build/."""
+    from tests.project import copy_project, kedro
+
+    project = copy_project(tmp_path_factory.mktemp("viz") / "project")
+    result = kedro(project, "viz", "build", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
     return project

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +69,46 @@ def kedro(project: Path, *args: str, timeout: int = 600, **env: str):
         text=True,
         timeout=timeout,
     )
+
+
+def kedro_at_once(
+    runs: dict[str, tuple[Path, tuple[str, ...]]], timeout: int = 900
+) -> dict[str, subprocess.CompletedProcess]:
+    """`python -m kedro ARGS` in several projects at once; CompletedProcess by key.
+
+    A smoke `train` keeps about one core busy (imports, nodes, small networks), so
+    on a 2-core CI machine two independent ones take little more than one.
+    """
+    started = {}
+    try:
+        for key, (project, args) in runs.items():
+            # Files, not pipes: a run whose pipe fills would wait for the other.
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "kedro", *args],
+                cwd=project,
+                env=project_env(),
+                stdout=out,
+                stderr=err,
+                text=True,
+            )
+            started[key] = (process, out, err)
+        results = {}
+        for key, (process, out, err) in started.items():
+            process.wait(timeout=timeout)
+            out.seek(0)
+            err.seek(0)
+            results[key] = subprocess.CompletedProcess(
+                process.args, process.returncode, out.read(), err.read()
+            )
+        return results
+    finally:
+        for process, out, err in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            out.close()
+            err.close()
 
 
 def imagegen(project: Path, *args: str, timeout: int = 300):

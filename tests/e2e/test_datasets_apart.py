@@ -3,11 +3,9 @@
 import re
 import shutil
 
-import pandas as pd
 import pytest
-from mlflow import MlflowClient
 
-from tests.project import PROJECT_ROOT, imagegen, kedro
+from tests.project import PROJECT_ROOT, imagegen
 
 pytestmark = pytest.mark.slow
 
@@ -26,30 +24,9 @@ def _aliases(client, name: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def two_datasets(smoke_project, tmp_path_factory):
-    """The smoke project, then a `train` on a second folder of 120 works."""
-    project = tmp_path_factory.mktemp("apart") / "project"
-    shutil.copytree(smoke_project, project, symlinks=True)
-    uri = f"sqlite:///{project}/mlflow.db"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    before = {
-        name: _aliases(client, name)
-        for name in (m.name for m in client.search_registered_models())
-    }
-    digits = project / "data/01_raw/digits"
-    manifest = pd.read_csv(digits / "manifest.csv", dtype=str, keep_default_na=False)
-    chosen = manifest.iloc[::15].head(120)  # 64 training works and 6 held back at least
-    sketches = tmp_path_factory.mktemp("second") / "sketches"
-    for rel in chosen["path"]:
-        (sketches / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(digits / rel, sketches / rel)
-    chosen.to_csv(sketches / "manifest.csv", index=False)
-    result = kedro(
-        project, "run", "--pipeline", "train", "--env", "smoke",
-        "--params", f"raw_dir={sketches}",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project, client, before
+def two_datasets(second_folder):
+    """The smoke project, then a `train` on a second folder of 120 works (e2e/conftest.py)."""
+    return second_folder.project, second_folder.client, second_folder.before
 
 
 def test_the_second_folder_gets_its_own_model(two_datasets):

@@ -1,5 +1,9 @@
 """A hostile-metadata corpus through the smoke train: no script runs in any
-rendered output, no CSV cell is a formula, no run fails."""
+rendered output, no CSV cell is a formula, no run fails.
+
+The corpus is the second folder of tests/e2e/conftest.py, trained once for this
+module and test_datasets_apart.py.
+"""
 
 from __future__ import annotations
 
@@ -11,44 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.project import copy_project, imagegen, kedro
+from tests.project import imagegen
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Each would change document.title if it ran, in HTML or in Markdown rendered to HTML.
-PAYLOADS = [
-    "<script>document.title='pwned-script'</script>",
-    "<img src=x onerror=\"document.title='pwned-img'\">",
-    "[click](javascript:document.title='pwned-link')",
-    "<a href=\"javascript:document.title='pwned-a'\">x</a>",
-    "<svg onload=\"document.title='pwned-svg'\"></svg>",
-    '=HYPERLINK("http://evil.example","x")',
-    "+1+1",
-    "-2+3",
-    "@SUM(1)",
-    "\t=1+1",
-    "$\\foo$",
-    "a | b | c",
-    "invoice\u202egnp.exe",
-    "zero\u200bwidth\u2066",
-    "x" * 5000,
-]
-URLS = ["http://[", "javascript:document.title='pwned-url'", "=1+1", "ftp://x/y"]
 INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-def _hostile_manifest(raw: Path) -> None:
-    with open(raw / "manifest.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    for i, row in enumerate(rows):
-        row["creator"] = PAYLOADS[i % len(PAYLOADS)]
-        row["title"] = PAYLOADS[(i + 3) % len(PAYLOADS)]
-        row["source_url"] = URLS[i % len(URLS)]
-    with open(raw / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _rendered_dom(page: Path) -> str:
@@ -84,16 +56,9 @@ def _markdown_page(markdown_text: str, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile_project(tmp_path_factory):
-    from imagegen.pipelines.curation.default_data import write_digits
-
-    project = copy_project(tmp_path_factory.mktemp("hostile") / "project")
-    raw = project / "data/01_raw/digits"
-    write_digits(raw)
-    _hostile_manifest(raw)
-    result = kedro(project, "run", "--pipeline", "train", "--env", "smoke")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
+def hostile_project(second_folder):
+    """A smoke project after a `train` on a folder of hostile metadata (e2e/conftest.py)."""
+    return second_folder.project
 
 
 def test_no_csv_cell_a_person_opens_is_a_formula(hostile_project):
@@ -122,7 +87,7 @@ def test_no_script_runs_in_any_rendered_output(hostile_project, tmp_path):
         hostile_project,
         "audit",
         "model",
-        "imagegen-digits-dcgan@candidate",
+        "imagegen-sketches-dcgan@candidate",  # the hostile folder's model
         "--works",  # the whole work list, where every payload appears
     )
     assert audit.returncode == 0, audit.stderr

@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 from PIL import Image
 
-from tests.project import copy_project, kedro
+from tests.project import copy_project, kedro_at_once
 
 pytestmark = pytest.mark.slow
 
@@ -23,21 +23,27 @@ def _pixels(frame: pd.DataFrame) -> np.ndarray:
     )
 
 
-@pytest.mark.parametrize("family", ["cgan", "vae"])
-def test_family_trains_evaluates_registers_and_serves(tmp_path, family, monkeypatch):
+FAMILIES = ("cgan", "vae")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A fresh project per family after its smoke `train`; the runs go at once."""
+    projects = {
+        f: copy_project(tmp_path_factory.mktemp(f) / "project") for f in FAMILIES
+    }
+    args = ("run", "--pipeline", "train", "--env", "smoke", "--params")
+    results = kedro_at_once(
+        {f: (projects[f], (*args, f"training.model={f}")) for f in FAMILIES}
+    )
+    return {f: (projects[f], results[f]) for f in FAMILIES}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_trains_evaluates_registers_and_serves(trained, family, monkeypatch):
     import mlflow
 
-    project = copy_project(tmp_path / "project")
-    result = kedro(
-        project,
-        "run",
-        "--pipeline",
-        "train",
-        "--env",
-        "smoke",
-        "--params",
-        f"training.model={family}",
-    )
+    project, result = trained[family]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     uri = f"sqlite:///{project}/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -20,20 +20,9 @@ FOREIGN = re.compile(
 
 
 @pytest.fixture(scope="module")
-def quiet_run(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("quiet") / "project")
-    # The project sets TensorFlow's log level itself; tests/project.py's would hide that.
-    result = kedro(
-        project,
-        "run",
-        "--pipelines",
-        "train",
-        "--env",
-        "smoke",
-        TF_CPP_MIN_LOG_LEVEL="",
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return result
+def quiet_run(smoke_run):
+    """The session's smoke `train` run (tests/conftest.py), as the CLI printed it."""
+    return smoke_run[1]
 
 
 def test_a_smoke_train_run_prints_progress_and_the_projects_lines(quiet_run):

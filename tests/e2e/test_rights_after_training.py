@@ -1,14 +1,13 @@
 """Rights after training, end to end: the public summary of a smoke `train`, then a
-takedown of one training work and the next `train`."""
+takedown of one training work and the next `train` (tests/e2e/conftest.py)."""
 
 import json
 import re
-import shutil
 
 import pandas as pd
 import pytest
 
-from tests.project import imagegen, kedro
+from tests.project import imagegen
 
 pytestmark = pytest.mark.slow
 
@@ -62,58 +61,26 @@ def test_the_public_summary_follows_the_template_and_states_only_what_it_knows(
     assert logged
 
 
-@pytest.fixture
-def project(smoke_project, tmp_path):
-    copy = tmp_path / "project"
-    shutil.copytree(smoke_project, copy, symlinks=True)
-    return copy
-
-
 def test_a_takedown_withdraws_the_version_and_the_next_train_leaves_the_work_out(
-    project,
+    taken_down,
 ):
-    from mlflow import MlflowClient
-
-    manifest = pd.read_csv(project / "data/05_model_input/training_manifest.csv")
-    work = manifest["work_id"].iloc[3]
-    version = str(
-        json.loads((project / "data/08_reporting/registration.json").read_text())[
-            "version"
-        ]
-    )
-    result = imagegen(
-        project, "takedown", "add", work, "--reason", "Creator's request of 2026-12-01"
-    )
+    # The takedown, the audit right after it and the next `train`: e2e/conftest.py.
+    project, work, version = taken_down.project, taken_down.work, taken_down.version
+    result = taken_down.takedown
     assert result.returncode == 0, result.stderr
     assert f"imagegen-digits-dcgan/{version}" in result.stdout
 
-    audit = imagegen(project, "audit", "model", f"imagegen-digits-dcgan/{version}")
+    audit = taken_down.audit
     assert audit.returncode == 0, audit.stderr
     assert "## Takedowns affecting this version" in audit.stdout
     assert f"`{work}`: " in audit.stdout and "Creator's request" in audit.stdout
-    record = json.loads(
-        imagegen(
-            project,
-            "audit",
-            "model",
-            f"imagegen-digits-dcgan/{version}",
-            "--format",
-            "json",
-        ).stdout
-    )
+    record = json.loads(taken_down.audit_json.stdout)
     assert [t["work_id"] for t in record["takedowns"]] == [work]
     assert record["model"]["aliases"] == []
     assert work in {w["work_id"] for w in record["works"]}  # still auditable
-    uri = f"sqlite:///{project}/mlflow.db"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    assert version not in {
-        str(v)
-        for v in client.get_registered_model("imagegen-digits-dcgan").aliases.values()
-    }
-    assert imagegen(project, "audit", "verify").returncode == 0
+    assert version not in set(taken_down.aliases.values())
+    assert taken_down.verify.returncode == 0
 
-    rerun = kedro(project, "run", "--pipeline", "train", "--env", "smoke")
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
     retrained = pd.read_csv(project / "data/05_model_input/training_manifest.csv")
     assert work not in set(retrained["work_id"])
     decisions = pd.read_csv(project / "data/08_reporting/curation_decisions.csv")

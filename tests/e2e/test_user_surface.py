@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.project import PROJECT_ROOT, copy_project, kedro, project_env
+from tests.project import PROJECT_ROOT, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def viz_site(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("viz") / "project")
-    result = kedro(project, "viz", "build", timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+def viz_site(viz_project):
+    """The site `kedro viz build` wrote (tests/conftest.py), served over HTTP."""
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -46,7 +44,7 @@ def viz_site(tmp_path_factory):
             "--bind",
             "127.0.0.1",
             "--directory",
-            str(project / "build"),
+            str(viz_project / "build"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -13,19 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.project import copy_project, kedro
+from tests.project import kedro
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("evaluation") / "project")
-    result = kedro(
-        project, "run", "--pipelines", "curation,preprocessing", "--env", "smoke"
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert not (project / "data/06_models/generator.keras").exists()
+def project(smoke_project, tmp_path_factory):
+    """The curated, preprocessed smoke project (tests/conftest.py) without its models."""
+    project = tmp_path_factory.mktemp("evaluation") / "project"
+    shutil.copytree(smoke_project, project, symlinks=True)
+    # Curation and preprocessing are the smoke run's; the folder mode must not need
+    # the generator (nor the feature encoder, which evaluation trains itself).
+    shutil.rmtree(project / "data/06_models")
+    (project / "data/06_models").mkdir()
     return project
 
 
