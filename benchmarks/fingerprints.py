@@ -44,7 +44,8 @@ FLOORS = (0.9, 0.925, 0.95, 0.96)  # FINE_FLOOR values tried
 SPLITS = {"calibrate": (100, 0), "report": (0, 1)}  # rng seed, digit parity
 
 
-def _encode(image: Image.Image, fmt: str, **kw) -> Image.Image:
+def encode(image: Image.Image, fmt: str, **kw) -> Image.Image:
+    """The image saved as `fmt` and decoded again (a re-encoded copy)."""
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **kw)
     buffer.seek(0)
@@ -53,7 +54,7 @@ def _encode(image: Image.Image, fmt: str, **kw) -> Image.Image:
     return out
 
 
-def _resize(image: Image.Image, scale: float) -> Image.Image:
+def resize(image: Image.Image, scale: float) -> Image.Image:
     w, h = image.size
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return image.resize(size, Image.Resampling.BICUBIC)
@@ -77,13 +78,13 @@ def transforms(
         )
 
     return {
-        "resize_0.9_jpeg_q85": lambda i: _encode(
-            _resize(i, 0.9).convert("RGB"), "JPEG", quality=85
+        "resize_0.9_jpeg_q85": lambda i: encode(
+            resize(i, 0.9).convert("RGB"), "JPEG", quality=85
         ),
-        "jpeg_q50_95": lambda i: _encode(
+        "jpeg_q50_95": lambda i: encode(
             i.convert("RGB"), "JPEG", quality=int(rng.integers(50, 96))
         ),
-        "resize_0.5_2": lambda i: _resize(i, float(np.exp(rng.uniform(-0.69, 0.69)))),
+        "resize_0.5_2": lambda i: resize(i, float(np.exp(rng.uniform(-0.69, 0.69)))),
         "crop_20": crop,
         "brightness_20": lambda i: ImageEnhance.Brightness(i.convert("RGB")).enhance(
             float(rng.uniform(0.8, 1.2))
@@ -91,11 +92,11 @@ def transforms(
         "contrast_20": lambda i: ImageEnhance.Contrast(i.convert("RGB")).enhance(
             float(rng.uniform(0.8, 1.2))
         ),
-        "webp": lambda i: _encode(
+        "webp": lambda i: encode(
             i.convert("RGB"), "WEBP", quality=int(rng.integers(50, 96))
         ),
-        "screenshot": lambda i: _encode(
-            _resize(i, float(np.exp(rng.uniform(-0.69, 0.69)))).convert("RGB"),
+        "screenshot": lambda i: encode(
+            resize(i, float(np.exp(rng.uniform(-0.69, 0.69)))).convert("RGB"),
             "JPEG",
             quality=int(rng.integers(70, 96)),
         ),

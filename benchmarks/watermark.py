@@ -16,7 +16,6 @@ Writes benchmarks/results/watermark.json (or `--out`).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import platform
 import time
@@ -25,27 +24,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+# Run as a script: this folder is on sys.path, so both marking benchmarks
+# launder copies with the same re-encode and resize.
+from fingerprints import encode, resize
 from PIL import Image, ImageEnhance
 
 from imagegen.images import to_model_input
 from imagegen.provenance import watermark
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _encode(image: Image.Image, fmt: str, **kw) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **kw)
-    buffer.seek(0)
-    out = Image.open(buffer)
-    out.load()
-    return out
-
-
-def _resize(image: Image.Image, scale: float) -> Image.Image:
-    w, h = image.size
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return image.resize(size, Image.Resampling.BICUBIC)
 
 
 def transforms(
@@ -70,22 +58,22 @@ def transforms(
 
     return {
         "none": lambda i: i,
-        "jpeg_q50": lambda i: _encode(i, "JPEG", quality=50),
-        "jpeg_q70": lambda i: _encode(i, "JPEG", quality=70),
-        "jpeg_q95": lambda i: _encode(i, "JPEG", quality=95),
-        "resize_0.5": lambda i: _resize(i, 0.5),
-        "resize_0.75": lambda i: _resize(i, 0.75),
-        "resize_1.5": lambda i: _resize(i, 1.5),
-        "resize_2": lambda i: _resize(i, 2.0),
+        "jpeg_q50": lambda i: encode(i, "JPEG", quality=50),
+        "jpeg_q70": lambda i: encode(i, "JPEG", quality=70),
+        "jpeg_q95": lambda i: encode(i, "JPEG", quality=95),
+        "resize_0.5": lambda i: resize(i, 0.5),
+        "resize_0.75": lambda i: resize(i, 0.75),
+        "resize_1.5": lambda i: resize(i, 1.5),
+        "resize_2": lambda i: resize(i, 2.0),
         "crop_10": crop(0.1),
         "crop_20": crop(0.2),
         "brightness_+20": lambda i: ImageEnhance.Brightness(i).enhance(1.2),
         "brightness_-20": lambda i: ImageEnhance.Brightness(i).enhance(0.8),
         "contrast_+20": lambda i: ImageEnhance.Contrast(i).enhance(1.2),
         "contrast_-20": lambda i: ImageEnhance.Contrast(i).enhance(0.8),
-        "webp_q80": lambda i: _encode(i, "WEBP", quality=80),
-        "screenshot_png": lambda i: _encode(_resize(i, 0.8), "PNG"),
-        "screenshot_jpeg_q90": lambda i: _encode(_resize(i, 0.8), "JPEG", quality=90),
+        "webp_q80": lambda i: encode(i, "WEBP", quality=80),
+        "screenshot_png": lambda i: encode(resize(i, 0.8), "PNG"),
+        "screenshot_jpeg_q90": lambda i: encode(resize(i, 0.8), "JPEG", quality=90),
     }
 
 
