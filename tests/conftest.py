@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,44 @@ def _yaml(name: str) -> dict:
 def _generation_ledger_in_tmp(tmp_path, monkeypatch):
     """In-process generation never writes into the repository's data/."""
     monkeypatch.setenv("IMAGEGEN_GENERATION_LEDGER", str(tmp_path / "generation.jsonl"))
+
+
+_MLFLOW_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+)
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_state_per_test():
+    """Each test leaves MLflow's process-wide state as it found it.
+
+    `mlflow.set_tracking_uri`, `set_registry_uri` and `set_experiment` keep module
+    globals and export environment variables that later tests and their
+    subprocesses inherit; without this a test's outcome depends on which modules
+    ran before it in the same worker.
+    """
+    saved = {name: os.environ.get(name) for name in _MLFLOW_ENV}
+    yield
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    # No public call resets these two; set_registry_uri(None) keeps the variable.
+    registry_utils._registry_uri = None
+    fluent._active_experiment_id = None
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
