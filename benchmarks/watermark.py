@@ -155,8 +155,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _bits(pixels: np.ndarray) -> np.ndarray:
-    values, steps = watermark._projections(watermark._canonical(pixels))
-    votes, _ = watermark._decode(values, steps)
+    # The vote of the most reliable gain hypothesis, as the detector reads it.
+    _, votes, _ = watermark._hypotheses(watermark._canonical(pixels))[0]
     return (votes[: watermark.PAYLOAD_BITS] < 0).astype(np.uint8)
 
 
