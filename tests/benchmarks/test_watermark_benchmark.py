@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imagegen.provenance import watermark
 from tests.provenance.test_watermark import _drawings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,9 @@ def test_quick_run_reports_every_transform_and_the_false_positive_rate(tmp_path)
         )
     assert report["false_positives"]["images"] == 200
     assert report["false_positives"]["detected"] <= 1
+    calibration = report["calibration"]
+    assert calibration["images"] == 40
+    assert 0.0 < calibration["reliability_median"] < watermark.MIN_RELIABILITY
     assert "false positives:" in result.stdout
 
 
@@ -84,5 +88,8 @@ def test_the_crop_diagnosis_sees_the_mark_only_at_the_true_box(tmp_path):
             assert row["interior_agreement"] > 0.7
             assert by_error["0.0"] > by_error["1.0"] + 0.2
             assert row["bits_without_copy_mean"] > 0
+            # A copy of every bit in the central blocks: none left without one.
+            what_if = report[f"openclipart_{size}"]["what_if_central_layout"]
+            assert what_if[crop]["bits_without_copy_mean"] == 0
         bright = report[f"openclipart_{size}"]["brightness_+20"]
         assert 0.0 <= bright["unclipped_blocks_mean"] < 1.0
