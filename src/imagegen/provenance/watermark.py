@@ -7,14 +7,16 @@ and blind-watermark (like the DWT-DCT modes) reads only at the embedding size.
 The luma is resized to a canonical 32x32 grid (what a 64x64 output keeps after
 a 0.5x resize) and cut into 4x4 blocks; each block carries two symbols by
 dither modulation of keyed projections of its lowest DCT coefficients, with a
-step that follows the local contrast between bounds (a brightness or contrast
-scaling moves the lattice with the image inside them; textured regions take
-more change, flat ones less). The residual is upsampled to the output size and added to every
-channel. A codeword of 32 payload bits and a CRC-16 is repeated over the 128
-symbols and decoded by soft voting, then by flipping the least certain bits
-(Chase decoding); a detection needs the CRC to match and the vote's
-reliability to clear a threshold. Crops move the grid and are not survived
-(docs/provenance.md has the measured robustness and false-positive rate).
+step that follows the local contrast between bounds (textured regions take
+more change, flat ones less). The residual is upsampled to the output size and
+added to every channel. A codeword of 32 payload bits and a CRC-16 is repeated
+over the 128 symbols and decoded by soft voting, then by flipping the least
+certain bits (Chase decoding); a detection needs the CRC to match and the
+vote's reliability to clear a threshold. A brightness or contrast change
+scales the coefficients but not the contrast bounds, so the reader tries gains
+of 0.74-1.34 and decodes the most reliable. Crops move the grid and are not
+survived, nor is clipping (docs/provenance.md has the measured robustness, the
+false-positive rate and the crop diagnosis).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ ITERATIONS = 4
 MAX_MSE = 255**2 / 10 ** (38.5 / 10)  # PSNR >= 38.5 dB, whatever the image
 MIN_RELIABILITY = 0.45
 CHASE_BITS = 5
+# Gain hypotheses the detector tries: a brightness or contrast change scales
+# the coefficients and the local contrast alike, but the contrast bounds do not
+# move with them, so the reader rescales the bounds (1.025**-12 to 1.025**12).
+GAIN_RATIO = 1.025
+GAIN_HYPOTHESES = 12
+CHASED_GAINS = 1  # Chase-decoded: 32 CRC trials an image, as without the search
 MIN_DETECT_SIDE = 24  # a 64x64 output halved is 32x32
 _KEY = 0x1A9E6E1  # fixed key: the mark is for tracing, not secrecy
 
@@ -119,7 +127,7 @@ def _coefficients(grid: np.ndarray) -> np.ndarray:
     return np.stack([spectra[:, u, v] for u, v in BAND], axis=1)
 
 
-def _contrast(grid: np.ndarray) -> np.ndarray:
+def _local_contrast(grid: np.ndarray) -> np.ndarray:
     """Local contrast per block: RMS deviation over its 3x3 block neighbourhood."""
     n = GRID // BLOCK
     blocks = grid.reshape(n, BLOCK, n, BLOCK).transpose(0, 2, 1, 3)
@@ -128,16 +136,20 @@ def _contrast(grid: np.ndarray) -> np.ndarray:
     padded_e, padded_w = np.pad(energy, 1), np.pad(np.ones((n, n)), 1)
     total_e = sum(padded_e[i : i + n, j : j + n] for i in range(3) for j in range(3))
     total_w = sum(padded_w[i : i + n, j : j + n] for i in range(3) for j in range(3))
-    local = np.sqrt(total_e / total_w)
-    return np.clip(local, MIN_CONTRAST, MAX_CONTRAST).reshape(n * n)
+    return np.sqrt(total_e / total_w).reshape(n * n)
+
+
+def _steps(local: np.ndarray, gain: float = 1.0) -> np.ndarray:
+    """Quantiser steps (blocks, 1) from the local contrast, its bounds as they
+    were before a gain of `gain` scaled the image."""
+    return STEP * np.clip(local, gain * MIN_CONTRAST, gain * MAX_CONTRAST)[:, None]
 
 
 def _projections(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symbol values (blocks, symbols) and their quantiser steps."""
     projections, _, _ = _layout()
     values = np.einsum("bk,bmk->bm", _coefficients(grid), projections)
-    steps = STEP * _contrast(grid)[:, None]
-    return values, steps
+    return values, _steps(_local_contrast(grid))
 
 
 def _basis_image(delta: np.ndarray) -> np.ndarray:
@@ -208,16 +220,43 @@ def _reliability(bits: np.ndarray, soft: np.ndarray) -> float:
     return float((soft * (1.0 - 2.0 * bits)[owner]).mean())
 
 
+def _gains() -> np.ndarray:
+    """Gain hypotheses: GAIN_RATIO to the powers -GAIN_HYPOTHESES..GAIN_HYPOTHESES."""
+    exponents = np.arange(-GAIN_HYPOTHESES, GAIN_HYPOTHESES + 1)
+    return GAIN_RATIO ** exponents.astype(np.float64)
+
+
+def _hypotheses(grid: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """(reliability, votes, soft) per gain hypothesis on a canonical grid,
+    most reliable first."""
+    projections, _, _ = _layout()
+    values = np.einsum("bk,bmk->bm", _coefficients(grid), projections)
+    local = _local_contrast(grid)
+    out = []
+    for gain in _gains():
+        votes, soft = _decode(values, _steps(local, gain))
+        out.append((_reliability((votes < 0).astype(np.uint8), soft), votes, soft))
+    return sorted(out, key=lambda t: -t[0])
+
+
 def detect(pixels: np.ndarray) -> Detection | None:
     """The payload in `pixels` (any size), or None when no valid mark decodes."""
     if min(pixels.shape[:2]) < MIN_DETECT_SIDE:
         return None
-    votes, soft = _decode(*_projections(_canonical(pixels)))
-    bits = (votes < 0).astype(np.uint8)
-    if _reliability(bits, soft) < MIN_RELIABILITY:
-        return None
-    # Chase decoding: flip subsets of the least certain bits until the CRC holds
-    # (2**CHASE_BITS tries; the false-positive rate counts them).
+    # Chase only the most reliable gain hypotheses: each one tried adds 32 CRC
+    # trials, and with them the odds of a wrong payload on a damaged mark.
+    for reliability, votes, soft in _hypotheses(_canonical(pixels))[:CHASED_GAINS]:
+        if reliability < MIN_RELIABILITY:
+            break
+        found = _chase(votes, soft, (votes < 0).astype(np.uint8))
+        if found is not None:
+            return found
+    return None
+
+
+def _chase(votes: np.ndarray, soft: np.ndarray, bits: np.ndarray) -> Detection | None:
+    """Chase decoding: flip subsets of the least certain bits until the CRC holds
+    (2**CHASE_BITS tries; the false-positive rate counts them)."""
     weakest = np.argsort(np.abs(votes))[:CHASE_BITS]
     for mask in sorted(range(1 << CHASE_BITS), key=int.bit_count):
         trial = bits.copy()
