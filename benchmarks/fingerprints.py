@@ -371,7 +371,7 @@ def save_pairs(
 
 
 def calibrate(index, copies: dict, scored_negatives: list) -> dict:
-    """The (MIN_FINE, FINE_FLOOR) with no false match here that traces the most copies."""
+    """The (MIN_FINE, FINE_FLOOR) with the fewest false matches here that traces the most."""
     from imagegen.provenance import fingerprint
 
     sweep = {}
@@ -390,9 +390,8 @@ def calibrate(index, copies: dict, scored_negatives: list) -> dict:
                 ),
             }
             print(sweep[f"{min_fine}/{floor}"], flush=True)
-    clean = [v for v in sweep.values() if v["false_matches"] == 0] or list(
-        sweep.values()
-    )
+    fewest = min(v["false_matches"] for v in sweep.values())  # 0 when reachable
+    clean = [v for v in sweep.values() if v["false_matches"] == fewest]
     top = max(clean, key=lambda v: (v["traced_mean"], -v["fine_floor"]))
     # The middle of the thresholds that trace the most with no false match
     # here: room on both sides for the report split.
