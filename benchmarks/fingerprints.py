@@ -15,11 +15,15 @@ that match any entry.
 
 The two stages use apart splits: `calibrate` launders other picks with
 another seed and uses the even-numbered digits and other renders and noise; it
-prints the lowest fine threshold (`fingerprint.MIN_FINE`) with no false match
-there and writes benchmarks/results/fingerprints_calibration.json. `report`
+prints the fine threshold (`fingerprint.MIN_FINE`) in the middle of those
+with no false match there that trace the most, and writes
+benchmarks/results/fingerprints_calibration.json. `report`
 uses the shipped constants on the odd-numbered digits and writes
 benchmarks/results/fingerprints.json, with lookup time at `--entries` rows
-(the recorded ones plus random unit vectors).
+(the recorded ones plus random unit vectors). Both print the margin per
+transform (lowest fine score of a copy's own entry less the highest fine score
+of a never-generated image) and, with `--pairs DIR`, save each false match
+and the closest negatives side by side with the generated image they matched.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from PIL import Image, ImageEnhance
 ROOT = Path(__file__).resolve().parents[1]
 # Fine thresholds tried at calibration (MIN_FINE; the contrast rule lowers it
 # for faint copies).
-GRID = tuple(round(0.95 + 0.0025 * i, 4) for i in range(20))
+GRID = tuple(round(0.95 + 0.002 * i, 4) for i in range(25))
 FLOORS = (0.9, 0.925, 0.95, 0.96)  # FINE_FLOOR values tried
 SPLITS = {"calibrate": (100, 0), "report": (0, 1)}  # rng seed, digit parity
 
@@ -126,15 +130,18 @@ def generated_pngs(generator_path: Path, n: int, seed: int) -> list[bytes]:
 
 def negatives(
     openclipart: Path, n: int, rng: np.random.Generator, parity: int = 0
-) -> list[tuple[str, Image.Image]]:
+) -> list[tuple[str, Image.Image, str]]:
     """Never-generated images (kind, image): half the digits (by parity), renders, noise."""
     from sklearn.datasets import load_digits
 
-    found: list[tuple[str, Image.Image]] = []
-    for pixels in load_digits().images[parity::2]:
+    found: list[tuple[str, Image.Image, str]] = []
+    for number, pixels in enumerate(load_digits().images[parity::2]):
         grey = Image.fromarray(np.round(pixels * 255 / 16).astype(np.uint8))
-        found.append(("digits_8", grey))
-        found.append(("digits_28", grey.resize((28, 28), Image.Resampling.LANCZOS)))
+        label = f"digit{2 * number + parity}"
+        found.append(("digits_8", grey, label))
+        found.append(
+            ("digits_28", grey.resize((28, 28), Image.Resampling.LANCZOS), label)
+        )
     n_noise = max(0, (n - len(found)) // 4)
     files = sorted(openclipart.rglob("*.png")) if openclipart.exists() else []
     rng.shuffle(files)
@@ -146,20 +153,20 @@ def negatives(
                 if image.width * image.height > 4_000_000:
                     continue
                 image.load()
-                found.append(("openclipart", image.copy()))
+                found.append(("openclipart", image.copy(), path.stem[:40]))
         except (OSError, Image.DecompressionBombError):
             continue
     while len(found) < n:
         side = int(rng.integers(16, 129))
         if len(found) % 2:
             noise = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-            found.append(("noise", Image.fromarray(noise)))
+            found.append(("noise", Image.fromarray(noise), "noise"))
         else:  # smooth noise: blobs like a generator's early samples
             small = rng.integers(0, 256, (4, 4), dtype=np.uint8)
             smooth = Image.fromarray(small).resize(
                 (side, side), Image.Resampling.BICUBIC
             )
-            found.append(("smooth_noise", smooth))
+            found.append(("smooth_noise", smooth, "smooth_noise"))
     return found[:n]
 
 
@@ -180,7 +187,8 @@ def lookup_time(index_dir: Path, matrix: np.ndarray, entries: int, query) -> dic
     big.flush()
     del big
     big = np.load(path, mmap_mode="r")
-    thumb = fingerprint.thumbnail(query)  # what the fine check reads per candidate
+    # What the fine check reads per candidate.
+    thumb = fingerprint.from_row(fingerprint.index_row(fingerprint.thumbnail(query)))
     times = []
     for _ in range(5):
         started = time.perf_counter()
@@ -194,7 +202,7 @@ def lookup_time(index_dir: Path, matrix: np.ndarray, entries: int, query) -> dic
     return {
         "entries": entries,
         "index_mb": round(
-            entries * (fingerprint.DIMS * 4 + fingerprint.FINE_DIMS) / 2**20, 1
+            entries * (fingerprint.DIMS * 4 + fingerprint.REF_DIMS) / 2**20, 1
         ),
         "lookup_s_median": round(float(np.median(times)), 3),
         "lookup_s_first": round(times[0], 3),
@@ -304,12 +312,66 @@ def negative_report(scored: list[tuple[str, list]], min_fine: float) -> dict:
     return report
 
 
-def score_negatives(index, images: list[tuple[str, Image.Image]]) -> list:
-    return [(kind, index.scored(image)) for kind, image in images]
+def score_negatives(index, images: list[tuple[str, Image.Image, str]]) -> list:
+    return [(kind, index.scored(image)) for kind, image, _ in images]
+
+
+def margins(per_transform: dict, neg: dict) -> dict:
+    """Per transform: lowest fine score of a copy's own entry less the highest negative's.
+
+    Positive: one threshold between them separates every true copy from every
+    never-generated image (`excess`: the same after the contrast rule).
+    """
+    top = max(k["similarity_max"] for k in neg.values())
+    top_excess = max(k["excess_max"] for k in neg.values())
+    return {
+        name: {
+            "similarity": round(t["similarity_min"] - top, 4),
+            "excess": round(t["excess_min"] - top_excess, 4),
+        }
+        for name, t in per_transform.items()
+    }
+
+
+def save_pairs(
+    folder: Path, index, images: list, scored: list, recorded: list, min_fine: float
+) -> list[dict]:
+    """Each false match and the 8 closest negatives beside the generated image they matched."""
+    rows = []
+    for (kind, image, label), (_, candidates) in zip(images, scored, strict=True):
+        fine = [c for c in candidates if c["stage"] == "fine"]
+        if fine:
+            best = max(fine, key=lambda c: _excess(c, min_fine))
+            rows.append((_excess(best, min_fine), kind, label, image, best))
+    rows.sort(key=lambda r: -r[0])
+    chosen = [r for r in rows if r[0] >= 0] + [r for r in rows if r[0] < 0][:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for number, (excess, kind, label, image, best) in enumerate(chosen):
+        with Image.open(io.BytesIO(recorded[best["row"]][0])) as generated:
+            left = generated.convert("RGB").resize((192, 192), Image.Resampling.NEAREST)
+        right = image.convert("RGB").resize((192, 192), Image.Resampling.LANCZOS)
+        sheet = Image.new("RGB", (392, 192), "white")
+        sheet.paste(left, (0, 0))
+        sheet.paste(right, (200, 0))
+        name = f"{number:02d}_{kind}_{'match' if excess >= 0 else 'near'}.png"
+        sheet.save(folder / name)
+        entry = index.entry(best["row"])
+        out.append(
+            {
+                "file": str(folder / name),
+                "negative": f"{kind}:{label}",
+                "matched": f"version {entry['model_version']} seed {entry['seed']}",
+                "similarity": round(best["similarity"], 4),
+                "excess": round(excess, 4),
+            }
+        )
+        print(f"pair {out[-1]}", flush=True)
+    return out
 
 
 def calibrate(index, copies: dict, scored_negatives: list) -> dict:
-    """The (MIN_FINE, FINE_FLOOR) with no false match here that traces the most copies."""
+    """The (MIN_FINE, FINE_FLOOR) with the fewest false matches here that traces the most."""
     from imagegen.provenance import fingerprint
 
     sweep = {}
@@ -328,19 +390,34 @@ def calibrate(index, copies: dict, scored_negatives: list) -> dict:
                 ),
             }
             print(sweep[f"{min_fine}/{floor}"], flush=True)
-    clean = [v for v in sweep.values() if v["false_matches"] == 0]
-    chosen = max(
-        clean or sweep.values(),
-        key=lambda v: (v["traced_mean"], -v["min_fine"], -v["fine_floor"]),
+    fewest = min(v["false_matches"] for v in sweep.values())  # 0 when reachable
+    clean = [v for v in sweep.values() if v["false_matches"] == fewest]
+    top = max(clean, key=lambda v: (v["traced_mean"], -v["fine_floor"]))
+    # The middle of the thresholds that trace the most with no false match
+    # here: room on both sides for the report split.
+    tied = sorted(
+        (
+            v
+            for v in clean
+            if (v["traced_mean"], v["fine_floor"])
+            == (top["traced_mean"], top["fine_floor"])
+        ),
+        key=lambda v: v["min_fine"],
     )
+    chosen = tied[len(tied) // 2]
     fingerprint.FINE_FLOOR = chosen["fine_floor"]
+    per_transform = trace_report(index, copies, chosen["min_fine"])
+    neg = negative_report(scored_negatives, chosen["min_fine"])
+    margin = margins(per_transform, neg)
+    print(f"margins: {margin}", flush=True)
     return {
         "benchmark": "fingerprints_calibration",
         "noise": fingerprint.NOISE,
         "sweep": sweep,
         "chosen": chosen,
-        "transforms": trace_report(index, copies, chosen["min_fine"]),
-        "negatives": negative_report(scored_negatives, chosen["min_fine"]),
+        "transforms": per_transform,
+        "negatives": neg,
+        "margins": margin,
     }
 
 
@@ -352,6 +429,8 @@ def report_stage(index, copies: dict, scored_negatives: list, query, tmp, entrie
     per_transform = trace_report(index, copies, min_fine)
     neg = negative_report(scored_negatives, min_fine)
     print(f"negatives: {neg}", flush=True)
+    margin = margins(per_transform, neg)
+    print(f"margins: {margin}", flush=True)
     lookup = lookup_time(Path(tmp), np.asarray(index.matrix()), entries, query)
     print(f"lookup: {lookup}", flush=True)
     return {
@@ -370,6 +449,7 @@ def report_stage(index, copies: dict, scored_negatives: list, query, tmp, entrie
             "false_matches": sum(k["false_matches"] for k in neg.values()),
             "by_kind": neg,
         },
+        "margins": margin,
         "lookup": lookup,
     }
 
@@ -386,6 +466,7 @@ def main() -> None:
         "--openclipart", type=Path, default=ROOT / "data/01_raw/openclipart"
     )
     parser.add_argument("--out", default=None)
+    parser.add_argument("--pairs", type=Path, default=None)
     args = parser.parse_args()
     from imagegen.provenance.generation_index import GenerationIndex
     from imagegen.provenance.generation_ledger import record_images
@@ -413,9 +494,8 @@ def main() -> None:
         index.update()
         picks = rng.choice(len(recorded), size=min(args.copies, len(recorded)))
         copies = score_copies(index, [recorded[p] for p in picks], rng)
-        scored_negatives = score_negatives(
-            index, negatives(args.openclipart, args.negatives, rng, parity)
-        )
+        images = negatives(args.openclipart, args.negatives, rng, parity)
+        scored_negatives = score_negatives(index, images)
         if args.stage == "calibrate":
             report = calibrate(index, copies, scored_negatives)
         else:
@@ -427,6 +507,11 @@ def main() -> None:
             )
             report["generators"] = [str(g) for g in generators]
             report["images_per_generator"] = args.images
+        if args.pairs:
+            min_fine = report.get("chosen", {}).get("min_fine", report.get("min_fine"))
+            report["pairs"] = save_pairs(
+                args.pairs, index, images, scored_negatives, recorded, min_fine
+            )
     report["seconds"] = round(time.perf_counter() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

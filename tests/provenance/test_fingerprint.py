@@ -1,5 +1,6 @@
 """Fingerprints in the generation ledger: laundered copies traced, others not, index kept."""
 
+import base64
 import io
 import json
 
@@ -103,6 +104,28 @@ def test_other_launderings_are_traced(ledger, generated_28, launder):
     assert found is not None and found["seed"] == 11
 
 
+@pytest.mark.parametrize(
+    "launder",
+    [
+        lambda i: i.resize((14, 14), Image.Resampling.BICUBIC),  # 0.5x
+        lambda i: i.resize((56, 56), Image.Resampling.BICUBIC),  # 2x
+        lambda i: i.resize((15, 15), Image.Resampling.LANCZOS),  # 0.55x
+        # A screenshot: shown at 80 %, captured as PNG (RGB, no metadata).
+        lambda i: i.resize((22, 22), Image.Resampling.BILINEAR).convert("RGB"),
+    ],
+    ids=["0.5x", "2x", "0.55x_lanczos", "screenshot_0.8x_png"],
+)
+def test_resized_and_screenshot_copies_are_traced_to_their_version(
+    ledger, generated_28, digits_ledger, digits_and_imitations, launder
+):
+    _, imitations = digits_and_imitations
+    for path, images in ((ledger, generated_28), (digits_ledger, imitations)):
+        for seed in (8, 33, 51):
+            found = find_generated(_png(launder(images[seed])), path)
+            assert found is not None and found["match"] == "fingerprint"
+            assert (found["seed"], found["model_version"]) == (seed, str(1 + seed % 2))
+
+
 def test_images_never_generated_are_not_matched(ledger, generated_28):
     rng = np.random.default_rng(0)
     # Unrecorded blobs, digits, blobs of another seed, noise.
@@ -141,7 +164,7 @@ def test_index_grows_with_the_ledger_and_recovers_from_a_cut_update(
     assert index.update() == 5
     assert (index.dir / "sha256.bin").stat().st_size == 5 * 32
     state = json.loads((index.dir / "state.json").read_text())
-    assert state == {"format": 2, "bytes": path.stat().st_size, "rows": 5}
+    assert state == {"format": 3, "bytes": path.stat().st_size, "rows": 5}
     found = find_generated(_png(generated_28[4]), path)
     assert found["match"] == "exact" and found["seq"] == 4
 
@@ -249,6 +272,37 @@ def test_entries_and_indexes_from_before_the_fine_check_still_answer(
     laundered = _save(generated_28[9].resize((25, 25)), "JPEG", quality=85)
     with caplog.at_level("WARNING"):
         found = find_generated(laundered, path)
-    assert "rebuilding it as format 2" in caplog.text
+    assert "rebuilding it as format 3" in caplog.text
     assert found["match"] == "fingerprint (coarse only)" and found["seq"] == 0
-    assert json.loads((index.dir / "state.json").read_text())["format"] == 2
+    assert json.loads((index.dir / "state.json").read_text())["format"] == 3
+
+
+def test_entries_with_the_older_16x16_thumbnail_are_still_checked_finely(
+    tmp_path, digits_and_imitations, caplog
+):
+    real, imitations = digits_and_imitations
+    path = tmp_path / "generation.jsonl"
+    record_images([_png(i) for i in imitations[:20]], [{"model_name": "m"}] * 20, path)
+    # Rewrite the entries as format 2 wrote them: the central region at 16x16.
+    lines = []
+    for line, image in zip(path.read_text().splitlines(), imitations, strict=False):
+        entry = json.loads(line)
+        region = image.resize(
+            (16, 16), Image.Resampling.BOX, box=(2.8, 2.8, 25.2, 25.2)
+        )
+        pixels = np.asarray(region, np.uint8).tobytes()
+        entry["thumbnail"] = base64.b64encode(pixels).decode("ascii")
+        lines.append(json.dumps(entry))
+    path.write_text("\n".join(lines) + "\n")
+    index = GenerationIndex(path)
+    index.update()
+    (index.dir / "state.json").write_text(
+        json.dumps({**json.loads((index.dir / "state.json").read_text()), "format": 2})
+    )
+    laundered = _save(imitations[7].resize((25, 25)).convert("RGB"), "JPEG", quality=85)
+    with caplog.at_level("WARNING"):
+        found = find_generated(laundered, path)
+    assert "rebuilding it as format 3" in caplog.text
+    assert found["match"] == "fingerprint" and found["seq"] == 7
+    # The training digits those imitate still match none of them.
+    assert [find_generated(_png(r), path) for r in real[:20]] == [None] * 20

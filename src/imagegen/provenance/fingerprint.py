@@ -10,9 +10,12 @@ a 28x28 image resized to 90% and saved as JPEG q85.
 
 That coarse descriptor only finds candidates: 8x8 cells cannot tell two
 hands' "1"s apart, so a training digit matched the default model's imitation
-of it. Each candidate is then checked on a finer thumbnail (16x16 cells of the
-same region, uint8, stored per entry), aligned locally around the coarse
-hypothesis and compared by correlation (`FineQuery`).
+of it. Each candidate is then checked on a small copy of the whole image
+(at most REF pixels a side, uint8, stored per entry): it is resized to the
+copy's size as an image editor would, so both carry the same blur (a 0.5x
+copy of a 28x28 image has 14 pixels across), and the central regions of both
+are compared by correlation, aligned locally around the coarse hypothesis
+(`FineQuery`).
 
 Hand-written because the match needs this crop-hypothesis search over a
 memory-mapped matrix, and the brute-force product (numpy, BLAS) takes well
@@ -38,26 +41,30 @@ CUTS = (0.0, 0.05, 0.1)
 # cosine, go on to the fine check.
 CANDIDATES = 4
 MIN_COARSE = 0.8
-# Fine stage: the central region again at FINE x FINE (uint8, 256 bytes per
-# entry), compared by correlation around the coarse stage's crop hypothesis.
-FINE = 16
-FINE_DIMS = FINE * FINE
+# Fine stage: the whole image at most REF pixels a side (uint8; the 28x28
+# default model's images are stored as they are, 784 bytes), resized to the
+# copy's size and compared there on at most CMP x CMP cells of the central
+# region, around the coarse stage's crop hypothesis.
+REF = 32
+REF_DIMS = 2 + REF * REF  # width, height, then the pixels (index rows)
+CMP = 16
 # Shift of each side of the box tried around the coarse hypothesis, as a share
 # of the original (the coarse grid steps by 0.05).
 JITTER = 0.025
-# Brightening gains tried on the stored thumbnail (with clipping at white).
-GAINS = (1.0, 1.1, 1.2)
-# A copy with fewer pixels than this across the region is compared as if it
-# had this many (the stored thumbnail keeps at least this much detail).
+# Brightening gains tried on the stored thumbnail (with clipping at white):
+# the issue's +-20 % (darkening clips nothing, correlation ignores it).
+GAINS = (1.0, 1.05, 1.1, 1.15, 1.2)
+# A copy with fewer pixels than this across the region is compared at this
+# many cells (fewer carry too little to tell images apart).
 MIN_SIDE = 10
 # Correlation of the fine thumbnails needed to call a candidate the same image:
 # MIN_FINE for a bold copy, lower for a faint one by what NOISE grey levels of
 # re-encoding cost it, never under FINE_FLOOR (`required_similarity`).
 # Calibrated by benchmarks/fingerprints.py on a split held apart from the one
 # it reports on.
-MIN_FINE = 0.985
+MIN_FINE = 0.986
 NOISE = 8.0
-FINE_FLOOR = 0.95
+FINE_FLOOR = 0.96
 # Entries written before the fine thumbnail existed are matched by the coarse
 # descriptor alone, at the old threshold.
 MIN_SIMILARITY = 0.95
@@ -97,12 +104,39 @@ def descriptor(image: Image.Image) -> np.ndarray:
 
 
 def thumbnail(image: Image.Image) -> np.ndarray:
-    """The fine FINE x FINE grey thumbnail of the central region, uint8 (what is stored)."""
+    """The image in grey, area-averaged down to at most REF pixels a side (what is stored)."""
     grey = _grey(image)
     w, h = grey.size
-    box = (MARGIN * w, MARGIN * h, (1 - MARGIN) * w, (1 - MARGIN) * h)
-    cells = np.asarray(grey.resize((FINE, FINE), Image.Resampling.BOX, box=box))
-    return np.clip(np.round(cells), 0, 255).astype(np.uint8).reshape(-1)
+    size = (min(w, REF), min(h, REF))
+    if size != grey.size:
+        grey = grey.resize(size, Image.Resampling.BOX)
+    return np.clip(np.round(np.asarray(grey)), 0, 255).astype(np.uint8)
+
+
+def index_row(cells: np.ndarray) -> np.ndarray:
+    """A stored thumbnail as a fixed-width index row: width, height, pixels, zeros.
+
+    A 16x16 thumbnail of the central region (ledger entries before REF
+    existed) becomes a 20x20 image with its edges repeated outward, so that
+    its central region is that thumbnail.
+    """
+    cells = np.asarray(cells, np.uint8)
+    if cells.ndim == 1:  # the older flat 16x16 central region
+        pad = round(16 * MARGIN / (1 - 2 * MARGIN))
+        cells = np.pad(cells.reshape(16, 16), pad, mode="edge")
+    h, w = cells.shape
+    row = np.zeros(REF_DIMS, np.uint8)
+    row[:2] = w, h
+    row[2 : 2 + w * h] = cells.reshape(-1)
+    return row
+
+
+def from_row(row: np.ndarray) -> np.ndarray | None:
+    """The thumbnail in an index row; None for an entry without one."""
+    w, h = int(row[0]), int(row[1])
+    if not w or not h:
+        return None
+    return np.asarray(row[2 : 2 + w * h], np.uint8).reshape(h, w)
 
 
 def descriptors(images: list[Image.Image]) -> np.ndarray:
@@ -185,21 +219,21 @@ def required_similarity(contrast: float, min_fine: float | None = None) -> float
 
 
 class FineQuery:
-    """The fine stage for one copy: its thumbnails near each crop hypothesis, cached."""
+    """The fine stage for one copy: its region's cells near each crop hypothesis, cached."""
 
     def __init__(self, image: Image.Image):
         self.grey = query_grey(image)
         self._rows: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-    def _thumbnails(
-        self, boxes: list[tuple[float, float, float, float]]
+    def _cells(
+        self, boxes: list[tuple[float, float, float, float]], side: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        key = tuple(boxes)
+        key = (side, *boxes)
         if key not in self._rows:
             raw = np.stack(
                 [
                     np.asarray(
-                        self.grey.resize((FINE, FINE), Image.Resampling.BOX, box=box),
+                        self.grey.resize((side, side), Image.Resampling.BOX, box=box),
                         np.float64,
                     ).reshape(-1)
                     for box in boxes
@@ -211,43 +245,75 @@ class FineQuery:
             self._rows[key] = (_normalise(raw), raw.std(axis=1))
         return self._rows[key]
 
+    def _size(self, cuts: tuple[float, float, float, float]) -> tuple[int, int]:
+        # The copy's size had nothing been cut off: what the original was resized to.
+        left, top, right, bottom = cuts
+        w, h = self.grey.size
+        return (
+            max(1, round(w / (1 - left - right))),
+            max(1, round(h / (1 - top - bottom))),
+        )
+
+    @staticmethod
+    @lru_cache(maxsize=256)
+    def _references(
+        stored: bytes, shape: tuple[int, int], size: tuple[int, int], side: int
+    ) -> np.ndarray:
+        # The stored image as the copy would show it before any crop:
+        # brightened and clipped at white first (which no linear fit undoes,
+        # and the copy was clipped at its own pixels), then resized to the
+        # copy's size by the bicubic filter image editors use or by an area
+        # filter, and its central region taken on the same cells as the copy's.
+        box = _box(size, (0.0, 0.0, 0.0, 0.0))
+        pixels = np.frombuffer(stored, np.uint8).reshape(shape).astype(np.float32)
+        cells = [
+            np.asarray(
+                Image.fromarray(np.minimum(pixels * gain, 255.0), "F")
+                .resize(size, f)
+                .resize((side, side), Image.Resampling.BOX, box=box)
+            ).reshape(-1)
+            for gain in GAINS
+            for f in (Image.Resampling.BICUBIC, Image.Resampling.BOX)
+        ]
+        return _normalise(np.round(np.stack(cells)))
+
     def similarity(
-        self, cuts: tuple[float, float, float, float], reference: np.ndarray
+        self, cuts: tuple[float, float, float, float], stored: np.ndarray | None
     ) -> tuple[float, float]:
         """Best correlation with a stored thumbnail near `cuts`, and the copy's contrast.
 
-        Each side of the box moves by JITTER around the coarse hypothesis, then
-        by half that around the best (2 x 81 boxes): the coarse grid is too
-        loose to align FINE cells. A copy under FINE pixels across the region
-        lost detail the original has, so the stored thumbnail loses it too
-        (down to the copy's resolution and back up). A flat reference (or an
-        entry without one) correlates with nothing: -1.
+        Both are compared on the copy's pixels across the region (at most
+        CMP, at least MIN_SIDE, at most the stored image's). Each side of the
+        copy's box moves by JITTER around the coarse hypothesis, then by half
+        that around the best (2 x 81 boxes): the coarse grid is too loose to
+        align fine cells. A flat thumbnail (or none) correlates with nothing: -1.
         """
-        x0, y0, x1, y1 = _box(self.grey.size, cuts)
-        side = max(MIN_SIDE, int(min(x1 - x0, y1 - y0)))
-        ref = np.asarray(reference, np.float32).reshape(FINE, FINE)
-        if side < FINE:
-            small = Image.fromarray(ref, "F").resize((side, side), Image.Resampling.BOX)
-            ref = np.asarray(small.resize((FINE, FINE), Image.Resampling.BILINEAR))
-        # Brightening clips highlights, which no linear fit undoes: the
-        # stored thumbnail is also tried brightened and clipped the same way.
-        refs = _normalise(
-            np.stack([np.minimum(ref.reshape(-1) * gain, 255.0) for gain in GAINS])
-        )
-        if not refs.any():
+        if stored is None or not np.ptp(stored):
             return -1.0, 0.0
-        best, contrast, best_cuts = -1.0, 0.0, cuts
-        for step in (JITTER, JITTER / 2):
-            moved = _moved(best_cuts, step)
-            rows, stds = self._thumbnails([_box(self.grey.size, c) for c in moved])
-            scores = (rows @ refs.T).max(axis=1)
-            at = int(np.argmax(scores))
-            if scores[at] > best:
-                best, contrast, best_cuts = (
-                    float(scores[at]),
-                    float(stds[at]),
-                    moved[at],
-                )
+        stored = np.ascontiguousarray(stored, np.uint8)
+        x0, y0, x1, y1 = _box(self.grey.size, cuts)
+        own = min(stored.shape) * (1 - 2 * MARGIN)
+        side = int(round(min(x1 - x0, y1 - y0, own)))
+        side = min(CMP, max(MIN_SIDE, side))
+        best, contrast = -1.0, 0.0
+        # Also from the uncut copy: a resized copy's coarse hypothesis may be
+        # a crop one step off, out of the jitter's reach.
+        for start in {cuts, (0.0, 0.0, 0.0, 0.0)}:
+            best_cuts = start
+            for step in (JITTER, JITTER / 2):
+                moved = _moved(best_cuts, step)
+                boxes = [_box(self.grey.size, c) for c in moved]
+                rows, stds = self._cells(boxes, side)
+                sizes = [self._size(c) for c in moved]
+                scores = np.empty(len(moved))
+                for size in set(sizes):
+                    refs = self._references(stored.tobytes(), stored.shape, size, side)
+                    at = [i for i, s in enumerate(sizes) if s == size]
+                    scores[at] = (rows[at] @ refs.T).max(axis=1)
+                at = int(np.argmax(scores))
+                best_cuts = moved[at]
+                if scores[at] > best:
+                    best, contrast = float(scores[at]), float(stds[at])
         return best, contrast
 
 
@@ -261,12 +327,20 @@ def decode(text: str) -> np.ndarray:
 
 
 def encode_thumbnail(cells: np.ndarray) -> str:
-    """Base64 of the uint8 fine thumbnail (256 bytes)."""
-    return base64.b64encode(np.asarray(cells, np.uint8).tobytes()).decode("ascii")
+    """The uint8 thumbnail as "WxH:" and base64 (at most 1,024 bytes)."""
+    cells = np.asarray(cells, np.uint8)
+    h, w = cells.shape
+    return f"{w}x{h}:" + base64.b64encode(cells.tobytes()).decode("ascii")
 
 
 def decode_thumbnail(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), np.uint8)
+    """A stored thumbnail; an older entry's is the flat 16x16 central region."""
+    shape, _, data = text.rpartition(":")
+    pixels = np.frombuffer(base64.b64decode(data), np.uint8)
+    if not shape:
+        return pixels
+    w, h = (int(v) for v in shape.split("x"))
+    return pixels.reshape(h, w)
 
 
 def best_matches(

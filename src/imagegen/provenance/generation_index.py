@@ -3,8 +3,9 @@
 The ledger stays the record; the index is derived from it and rebuilt or
 extended at lookup time (never on the serving path). It lives in the folder
 `<ledger>.index/`: `fingerprints.f32` (n x 64 float32, memory-mapped: the
-coarse stage), `thumbnails.u8` (n x 256 bytes: the fine stage; zeros for
-entries written before it existed), `sha256.bin` (n x 32 bytes),
+coarse stage), `thumbnails.u8` (n x 1,026 bytes: width, height and
+pixels of the fine stage's thumbnail; zeros for entries written before it
+existed), `sha256.bin` (n x 32 bytes),
 `entry_ids.bin` (n x 8 bytes), `offsets.i64` (byte offset of each entry's line)
 and `state.json` (format, ledger bytes and rows indexed, written last). Rows
 past `state.json` are from an interrupted update and are cut off before the
@@ -30,11 +31,12 @@ from imagegen.provenance import fingerprint
 
 logger = logging.getLogger(__name__)
 
-# Format 2 added thumbnails.u8; state.json without a format is format 1.
-FORMAT = 2
+# Format 2 added thumbnails.u8 (16x16), format 3 made them the whole image;
+# state.json without a format is format 1.
+FORMAT = 3
 _FILES = {
     "fingerprints.f32": fingerprint.DIMS * 4,
-    "thumbnails.u8": fingerprint.FINE_DIMS,
+    "thumbnails.u8": fingerprint.REF_DIMS,
     "sha256.bin": 32,
     "entry_ids.bin": 8,
     "offsets.i64": 8,
@@ -108,9 +110,11 @@ class GenerationIndex:
                     )
                     rows["fingerprints.f32"] += vector.astype(np.float32).tobytes()
                     rows["thumbnails.u8"] += (
-                        fingerprint.decode_thumbnail(entry["thumbnail"]).tobytes()
+                        fingerprint.index_row(
+                            fingerprint.decode_thumbnail(entry["thumbnail"])
+                        ).tobytes()
                         if entry.get("thumbnail")
-                        else bytes(fingerprint.FINE_DIMS)
+                        else bytes(fingerprint.REF_DIMS)
                     )
                     rows["sha256.bin"] += bytes.fromhex(entry["image_sha256"])
                     rows["entry_ids.bin"] += _entry_id_bytes(entry.get("entry_id"))
@@ -139,7 +143,7 @@ class GenerationIndex:
 
     def thumbnails(self) -> np.ndarray:
         """The fine thumbnails, one row per indexed entry (memory-mapped)."""
-        return self._array("thumbnails.u8", np.uint8, fingerprint.FINE_DIMS)
+        return self._array("thumbnails.u8", np.uint8, fingerprint.REF_DIMS)
 
     def entry(self, row: int) -> dict[str, Any]:
         offset = int(self._array("offsets.i64", np.int64, 1)[row, 0])
@@ -194,8 +198,8 @@ class GenerationIndex:
         for row, coarse, hypothesis in fingerprint.top_candidates(
             matrix, fingerprint.query_descriptors(image)
         ):
-            reference = np.asarray(thumbnails[row])
-            if not reference.any():
+            reference = fingerprint.from_row(np.asarray(thumbnails[row]))
+            if reference is None:
                 scored.append(
                     {
                         "row": row,
