@@ -23,6 +23,7 @@ from tests.conftest import PROJECT_ROOT
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
 LABELS = PROJECT_ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv"
 SHAPE_LABELS = LABELS.with_name("openclipart_near_duplicate_labels_shape.csv")
+BLUR_LABELS = LABELS.with_name("openclipart_near_duplicate_labels_blur.csv")
 OCAL = PROJECT_ROOT / "data/01_raw/openclipart"
 
 
@@ -92,14 +93,18 @@ def _signature(rel: str) -> tuple[str, str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fixture", [LABELS, SHAPE_LABELS], ids=["phash", "matcher"])
+@pytest.mark.parametrize(
+    "fixture",
+    [LABELS, SHAPE_LABELS, BLUR_LABELS],
+    ids=["phash", "shape_matcher", "matcher"],
+)
 def test_labelled_open_clip_art_pairs_precision_and_recall(fixture):
-    """200 pairs of Open Clip Art each, labelled by looking at them: drawn from
-    the grey pHash's flags, and from the current matcher's own flags."""
+    """Pairs of Open Clip Art labelled by looking at them: drawn from the grey
+    pHash's flags (200), an earlier matcher's (200) and this matcher's (125)."""
     if not (OCAL / "_sources").is_dir():
         pytest.skip("run scripts/fetch_openclipart.sh to test on Open Clip Art")
     labels = pd.read_csv(fixture)
-    assert len(labels) == 200
+    assert len(labels) >= 100
     rules = POLICY["duplicates"]
     flagged = []
     for r in labels.itertuples():
@@ -113,6 +118,8 @@ def test_labelled_open_clip_art_pairs_precision_and_recall(fixture):
             rules["max_colour_distance"],
             [a[2], b[2]],
             rules["max_shape_difference"],
+            rules["pair_distance"],
+            rules["pair_shape_difference"],
         )
         flagged.append("b" in joined)
     labels["flagged"] = flagged
@@ -158,11 +165,6 @@ def test_resized_and_re_encoded_copies_of_a_drawing_are_caught(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not yet caught: 10 pHash bits apart and 0.0023-0.0055 of the ink "
-    "(max_shape_difference 0.002); docs/rights-policy.md, Duplicates",
-)
 def test_doubled_and_halved_re_encoded_copies_are_caught(tmp_path):
     house = _house()
     _save(house, tmp_path / "a_house.png")
@@ -205,8 +207,8 @@ def test_a_blank_icon_and_cards_with_other_pips_are_other_works(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not yet caught: the 4x4 grid colours are taken over the whole canvas, "
-    "so the same drawing placed elsewhere on a wider one differs there",
+    reason="not yet caught: the canvas is reduced 3x by the analysis view, so the "
+    "drawing is a third-size copy, 0.0098 of the ink apart (limit 0.004)",
 )
 def test_the_same_drawing_on_a_wider_white_canvas_is_caught(tmp_path):
     house = _house()
@@ -223,3 +225,66 @@ def test_coarse_looks_never_drop_a_pair_the_finer_one_keeps():
     grids = [coarse_shapes(shapes, grid) for grid in (2, 4, 8)]
     apart = [np.abs(g[1:] - g[0]).mean(axis=1) for g in grids]
     assert np.all(apart[0] <= apart[1] + 1e-4) and np.all(apart[1] <= apart[2] + 1e-4)
+
+
+def _star(points: int, step: int, side: int = 100) -> Image.Image:
+    """A star polygon {points/step} of 1-px faint lines (as Open Clip Art's)."""
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    angles = 2 * np.pi * np.arange(points) / points
+    xy = [
+        (side / 2 + 0.45 * side * np.sin(a), side / 2 - 0.45 * side * np.cos(a))
+        for a in angles
+    ]
+    for k in range(points):
+        draw.line([xy[k], xy[(k + step) % points]], fill=(0, 0, 0, 90), width=1)
+    return image
+
+
+def _star_copies(tmp_path) -> None:
+    star = _star(17, 8)
+    flat = Image.alpha_composite(Image.new("RGBA", star.size, "white"), star)
+    _save(star, tmp_path / "a_star.png")
+    _save(star.resize((50, 50), Image.Resampling.LANCZOS), tmp_path / "b_half.png")
+    _save(star.resize((200, 200), Image.Resampling.LANCZOS), tmp_path / "c_twice.png")
+    _save(flat.convert("RGB"), tmp_path / "d_q70.jpg", "JPEG", quality=70)
+
+
+def test_a_recoloured_thin_line_star_is_another_work(tmp_path):
+    star = _star(17, 8)
+    _save(star, tmp_path / "a_star.png")
+    red = Image.new("RGBA", star.size, (0, 0, 0, 0))
+    red.paste((220, 30, 30, 255), mask=star.getchannel("A").point(lambda a: a and 255))
+    _save(red, tmp_path / "b_red.png")
+    assert _reasons(tmp_path) == {"a_star.png": "", "b_red.png": ""}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet caught: 0.009-0.023 of the ink and 12-30 pHash bits apart, "
+    "while distinct Open Clip Art works start at 0.004; docs/rights-policy.md",
+)
+def test_thin_line_star_resized_and_re_encoded_is_caught(tmp_path):
+    _star_copies(tmp_path)
+    assert _reasons(tmp_path) == {
+        "a_star.png": "",
+        "b_half.png": "a_star.png",
+        "c_twice.png": "a_star.png",
+        "d_q70.jpg": "a_star.png",
+    }
+
+
+def test_a_blank_icon_matches_no_flag_and_other_pips_no_card(tmp_path):
+    blank = Image.new("RGB", (120, 80), (250, 250, 250))
+    _save(blank, tmp_path / "a_blank.png")
+    flag = np.full((80, 120, 3), 250, dtype=np.uint8)
+    flag[30:50] = (200, 16, 46)
+    _save(Image.fromarray(flag), tmp_path / "b_flag.png")
+    _save(_card(2), tmp_path / "c_card_2.png")
+    _save(_card(3), tmp_path / "d_card_3.png")
+    assert _reasons(tmp_path) == {
+        "a_blank.png": "",
+        "b_flag.png": "",
+        "c_card_2.png": "",
+        "d_card_3.png": "",
+    }

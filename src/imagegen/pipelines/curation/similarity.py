@@ -5,36 +5,94 @@ median coefficients flips many of its bits. The shape descriptor is the
 drawing itself (white margin trimmed, padded square on white), small enough
 to store in the inventory and compare pixel by pixel: a candidate pair is
 confirmed only where no part of one drawing is missing from the other.
+
+Nothing is binarised: a 1-px line halved by a resize or smeared by JPEG
+keeps its ink mass but not its pixels, so the trim is placed by ink mass and
+the thumbnail is blurred by about one of its pixels before it is sampled.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image, ImageFilter, ImageOps
 
 SHAPE_SIDE = 32
-# A pixel is ink when a channel is at least this far below white (JPEG noise
-# ringing next to a dark edge stays under it).
-INK_LEVEL = 48
+# Darkness (255 - the darkest channel) under this is JPEG or dither noise on
+# the white margin, not drawing: it does not place the trim.
+NOISE_LEVEL = 16
+# Share of the ink mass left out on each side when trimming: faint line tips
+# and stray specks move a threshold bounding box, not the mass quantiles.
+TRIM_SHARE = 0.002
+# Less ink than one black pixel: nothing is drawn.
+MIN_INK = 255
+# The trimmed square is sampled at 4x the thumbnail and blurred by one
+# thumbnail pixel first: aliased thin lines (a palette image resized with
+# nearest neighbours, a half-size JPEG) then keep their local ink mass.
+WORK_SIDE = 4 * SHAPE_SIDE
+BLUR_RADIUS = 4
 # Largest mean difference of the 8x8 block means for a pair to be compared
-# in full (resized and re-encoded copies stay under 13 on Open Clip Art).
+# in full (resized and re-encoded copies stay well under it on Open Clip Art).
 COARSE_LIMIT = 16
 CHUNK = 64  # kept shapes compared in full at a time
 
 
+def _mass_edges(profile: np.ndarray) -> tuple[float, float]:
+    """Positions (px, fractional) where the ink mass passes TRIM_SHARE and 1 - it."""
+    cum = np.concatenate([[0.0], np.cumsum(profile)])
+    pos = np.arange(cum.size, dtype=np.float64)
+    total = cum[-1]
+    return (
+        float(np.interp(TRIM_SHARE * total, cum, pos)),
+        float(np.interp((1 - TRIM_SHARE) * total, cum, pos)),
+    )
+
+
+def drawing_box(rgb: Image.Image) -> tuple[float, float, float, float] | None:
+    """Square box (fractional px) around the drawing's ink mass; None if blank."""
+    pixels = np.asarray(rgb.convert("RGB"))
+    ink = 255 - pixels.min(axis=2).astype(np.int32)
+    ink[ink < NOISE_LEVEL] = 0
+    if ink.sum() < MIN_INK:
+        return None
+    x0, x1 = _mass_edges(ink.sum(axis=0, dtype=np.float64))
+    y0, y1 = _mass_edges(ink.sum(axis=1, dtype=np.float64))
+    half = max(x1 - x0, y1 - y0, 1.0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return (cx - half, cy - half, cx + half, cy + half)
+
+
+def square_crop(image: Image.Image, box: tuple, side: int) -> Image.Image:
+    """`box` of `image` (white beyond its edges), area-averaged to side x side."""
+    pad = int(
+        np.ceil(max(0.0, -box[0], -box[1], box[2] - image.width, box[3] - image.height))
+    )
+    if pad:
+        image = ImageOps.expand(image, pad + 1, fill="white")
+        box = tuple(b + pad + 1 for b in box)
+    return image.resize((side, side), Image.Resampling.BOX, box=box)
+
+
+def drawing_signatures(view: Image.Image, grid: int) -> tuple[str, str]:
+    """Grid colours and grey shape of the trimmed, square drawing, as hex.
+
+    Blank ('' shape): nothing drawn; its colours are then those of the canvas.
+    """
+    rgb = view.convert("RGB")
+    box = drawing_box(rgb)
+    if box is None:
+        cells = rgb.resize((grid, grid), Image.Resampling.BOX)
+        return cells.tobytes().hex(), ""
+    cells = square_crop(rgb, box, grid).tobytes().hex()
+    work = square_crop(rgb.convert("L"), box, WORK_SIDE)
+    thumb = work.filter(ImageFilter.GaussianBlur(BLUR_RADIUS)).resize(
+        (SHAPE_SIDE, SHAPE_SIDE), Image.Resampling.BILINEAR
+    )
+    return cells, thumb.tobytes().hex()
+
+
 def shape_signature(view: Image.Image) -> str:
     """Grey 32x32 thumbnail of the trimmed, square-padded drawing, as hex ('' if blank)."""
-    rgb = view.convert("RGB")
-    ink = ImageChops.invert(rgb).point(lambda v: 255 if v >= INK_LEVEL else 0)
-    box = ink.getbbox()
-    if box is None:
-        return ""  # nothing drawn: a blank canvas matches no work
-    drawing = rgb.crop(box).convert("L")
-    side = max(drawing.size)
-    square = Image.new("L", (side, side), 255)
-    square.paste(drawing, ((side - drawing.width) // 2, (side - drawing.height) // 2))
-    thumb = square.resize((SHAPE_SIDE, SHAPE_SIDE), Image.Resampling.BILINEAR)
-    return thumb.tobytes().hex()
+    return drawing_signatures(view, 4)[1]
 
 
 def shape_array(shapes: list[str]) -> np.ndarray:
@@ -103,6 +161,11 @@ class ShapeIndex:
         """Record work `index` as the kept work number `slot`."""
         for level, kept in zip(self.levels, self.kept, strict=True):
             kept[slot] = level[index]
+
+    def differences(self, index: int, rows: np.ndarray) -> np.ndarray:
+        """Shape difference of work `index` to each of the works `rows` (input indices)."""
+        mine = tuple(x[index] for x in self.pixels)
+        return shape_differences(tuple(x[rows] for x in self.pixels), mine)
 
     def first_close(self, index: int, order: np.ndarray, limit: int, accept) -> int:
         """First of the kept works before `limit` (rows of `order`, their input
