@@ -313,3 +313,18 @@ def test_a_blank_icon_matches_no_flag_and_other_pips_no_card(tmp_path):
         "c_card_2.png": "",
         "d_card_3.png": "",
     }
+
+
+def test_coarse_candidates_are_every_earlier_work_within_the_limit():
+    from imagegen.pipelines.curation.similarity import COARSE_LIMIT, ShapeIndex
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(150, 256, (6, SHAPE_SIDE, SHAPE_SIDE))
+    noise = rng.integers(-12, 13, (60, SHAPE_SIDE, SHAPE_SIDE))
+    shapes = np.clip(base[rng.integers(0, 6, 60)] + noise, 0, 255).astype(np.uint8)
+    index = ShapeIndex([s.tobytes().hex() for s in shapes], 0.004)
+    eight = coarse_shapes(shapes, 8)
+    for i in range(len(shapes)):
+        near = np.abs(eight[:i] - eight[i]).mean(axis=1) <= COARSE_LIMIT
+        found = index.earlier[index.starts[i] : index.starts[i + 1]]
+        assert found.tolist() == np.flatnonzero(near).tolist()

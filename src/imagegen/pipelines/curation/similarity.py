@@ -134,6 +134,7 @@ def coarse_shapes(shapes: np.ndarray, grid: int = 8) -> np.ndarray:
 def shape_differences(
     kept: tuple[np.ndarray, np.ndarray, np.ndarray],
     shape: tuple[np.ndarray, np.ndarray, np.ndarray],
+    inks: tuple[np.ndarray, int] | None = None,
 ) -> np.ndarray:
     """Ink of each kept thumbnail and `shape` that the other lacks, over both inks.
 
@@ -141,38 +142,62 @@ def shape_differences(
     counts only what it differs from the other's 3x3 neighbourhood (a resize
     moves the trim by a pixel); relative to the ink of both, so thin line
     drawings weigh as much as filled ones. 0: same, about 1: disjoint.
+    `inks`: the kept thumbnails' and `shape`'s ink sums, when known.
     """
     a, a_lo, a_hi = (x.astype(np.int16, copy=False) for x in kept)
     b, b_lo, b_hi = (x.astype(np.int16, copy=False)[None] for x in shape)
-    ab = np.maximum(a - b_hi, b_lo - a)
-    ba = np.maximum(b - a_hi, a_lo - b)
-    apart = np.maximum(np.maximum(ab, ba), 0).sum(axis=(1, 2))
-    ink = (255 - a).sum(axis=(1, 2)) + (255 - b).sum(axis=(1, 2))
-    return apart / np.maximum(ink, 1)
+    ab = a - b_hi
+    np.maximum(ab, b_lo - a, out=ab)
+    ba = b - a_hi
+    np.maximum(ba, a_lo - b, out=ba)
+    np.maximum(ab, ba, out=ab)
+    np.maximum(ab, 0, out=ab)
+    apart = ab.reshape(len(ab), -1).sum(axis=1)
+    if inks is None:
+        inks = ((255 - a).sum(axis=(1, 2)), int((255 - b).sum()))
+    return apart / np.maximum(inks[0] + inks[1], 1)
 
 
 class ShapeIndex:
-    """Shapes of the works, and the coarse views of those kept so far."""
+    """Shapes of the works, and for each work the earlier ones coarsely close."""
 
     def __init__(self, shapes: list[str], max_difference: float):
+        from scipy.spatial import cKDTree
+
         self.drawn = np.array([bool(s) for s in shapes])
         thumbs = shape_array(shapes)
         low, high = spreads(thumbs)
         # One (n, 3, 32, 32) array: a single gather per chunk of kept works.
         self.stacked = np.stack([thumbs, low, high], axis=1).astype(np.int16)
-        self.levels = [coarse_shapes(thumbs, grid) for grid in (2, 4, 8)]
-        self.kept = [np.empty_like(level) for level in self.levels]
+        self.ink = (255 - thumbs.astype(np.int64)).sum(axis=(1, 2))
         self.max_difference = max_difference
+        # Coarse candidates of all works at once, before the sequential pass:
+        # 2x2 block means through a k-d tree (L1 within 4 x the limit), then
+        # 8x8 block means (which bound the 2x2 and 4x4 ones from above).
+        two, eight = coarse_shapes(thumbs, 2), coarse_shapes(thumbs, 8)
+        pairs = cKDTree(two).query_pairs(r=4 * COARSE_LIMIT, p=1, output_type="ndarray")
+        close = np.zeros(len(pairs), dtype=bool)
+        for start in range(0, len(pairs), 65536):
+            a, b = pairs[start : start + 65536].T
+            close[start : start + 65536] = (
+                np.abs(eight[a] - eight[b]).mean(axis=1) <= COARSE_LIMIT
+            )
+        pairs = np.sort(pairs[close], axis=1)  # (earlier, later)
+        pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+        self.earlier = pairs[:, 0]
+        self.starts = np.searchsorted(pairs[:, 1], np.arange(len(shapes) + 1))
+        self.slot = np.full(len(shapes), -1, dtype=np.int64)
 
     def keep(self, slot: int, index: int) -> None:
         """Record work `index` as the kept work number `slot`."""
-        for level, kept in zip(self.levels, self.kept, strict=True):
-            kept[slot] = level[index]
+        self.slot[index] = slot
 
     def differences(self, index: int, rows: np.ndarray) -> np.ndarray:
         """Shape difference of work `index` to each of the works `rows` (input indices)."""
         return shape_differences(
-            tuple(self.stacked[rows].swapaxes(0, 1)), tuple(self.stacked[index])
+            tuple(self.stacked[rows].swapaxes(0, 1)),
+            tuple(self.stacked[index]),
+            (self.ink[rows], int(self.ink[index])),
         )
 
     def first_close(self, index: int, order: np.ndarray, limit: int, accept) -> int:
@@ -182,16 +207,17 @@ class ShapeIndex:
         Full shapes are compared in kept order, a chunk at a time, and stop at
         the first match: a star polygon has hundreds of close kept siblings.
         """
-        first = np.abs(self.kept[0][:limit] - self.levels[0][index]).mean(axis=1)
-        rows = np.flatnonzero(first <= COARSE_LIMIT)
-        for level, kept in zip(self.levels[1:], self.kept[1:], strict=True):
-            near = np.abs(kept[rows] - level[index]).mean(axis=1)
-            rows = rows[near <= COARSE_LIMIT]
+        rows = self.slot[self.earlier[self.starts[index] : self.starts[index + 1]]]
+        rows = rows[(rows >= 0) & (rows < limit)]  # kept order is input order
         mine = tuple(self.stacked[index])
         for start in range(0, rows.size, CHUNK):
             chunk = rows[start : start + CHUNK]
-            picked = self.stacked[order[chunk]].swapaxes(0, 1)
-            same = shape_differences(tuple(picked), mine)
+            picked = order[chunk]
+            same = shape_differences(
+                tuple(self.stacked[picked].swapaxes(0, 1)),
+                mine,
+                (self.ink[picked], int(self.ink[index])),
+            )
             found = accept(chunk[same <= self.max_difference])
             if found.size:
                 return int(found[0])
