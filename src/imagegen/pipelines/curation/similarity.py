@@ -169,7 +169,8 @@ class ShapeIndex:
         low, high = spreads(thumbs)
         # One (n, 3, 32, 32) array: a single gather per chunk of kept works.
         self.stacked = np.stack([thumbs, low, high], axis=1).astype(np.int16)
-        self.ink = (255 - thumbs.astype(np.int64)).sum(axis=(1, 2))
+        pixels = thumbs.reshape(len(thumbs), -1)
+        self.ink = 255 * pixels.shape[1] - pixels.sum(axis=1, dtype=np.int64)
         self.max_difference = max_difference
         # Coarse candidates of all works at once, before the sequential pass:
         # 2x2 block means through a k-d tree (L1 within 4 x the limit), then
@@ -177,9 +178,9 @@ class ShapeIndex:
         two, eight = coarse_shapes(thumbs, 2), coarse_shapes(thumbs, 8)
         pairs = cKDTree(two).query_pairs(r=4 * COARSE_LIMIT, p=1, output_type="ndarray")
         close = np.zeros(len(pairs), dtype=bool)
-        for start in range(0, len(pairs), 65536):
-            a, b = pairs[start : start + 65536].T
-            close[start : start + 65536] = (
+        for start in range(0, len(pairs), 16384):
+            a, b = pairs[start : start + 16384].T
+            close[start : start + 16384] = (
                 np.abs(eight[a] - eight[b]).mean(axis=1) <= COARSE_LIMIT
             )
         pairs = np.sort(pairs[close], axis=1)  # (earlier, later)
