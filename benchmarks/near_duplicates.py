@@ -42,11 +42,12 @@ from curation_throughput import openclipart_policy
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-# Pairs flagged by the grey pHash, and by the current matcher (shape stage).
+# Pairs flagged by the grey pHash, the earlier shape stage and the current matcher.
 LABELS = {
     "phash_pairs": ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv",
-    "matcher_pairs": ROOT
+    "shape_matcher_pairs": ROOT
     / "tests/fixtures/openclipart_near_duplicate_labels_shape.csv",
+    "matcher_pairs": ROOT / "tests/fixtures/openclipart_near_duplicate_labels_blur.csv",
 }
 
 
@@ -118,6 +119,10 @@ class Matcher:
         self.max_colour = rules.duplicates.max_colour_distance
         self.hash_size = rules.duplicates.hash_size
         self.max_shape = rules.duplicates.max_shape_difference
+        self.pair = (
+            rules.duplicates.pair_distance,
+            rules.duplicates.pair_shape_difference,
+        )
 
     def signature(self, data: bytes) -> tuple[str, str, str]:
         from imagegen.pipelines.curation.inventory import (
@@ -143,6 +148,7 @@ class Matcher:
             self.max_colour,
             [s[2] for s in sigs],
             self.max_shape,
+            *self.pair,
         )
 
     def match(self, a: tuple, b: tuple) -> bool:

@@ -1,8 +1,9 @@
 """Per-file CPU cost of the near-duplicate signatures on Open Clip Art renders.
 
 Decodes N renders (seeded), builds the inventory's composited view of each,
-then times (process CPU, 3 rounds) the shape (`similarity.shape_signature`),
-the grid colours and the grey copy + pHash, in ms per file; writes JSON.
+then times (process CPU, 3 rounds) the shape and grid colours of the trimmed
+drawing (`similarity.drawing_signatures`, one call gives both) and the grey
+copy + pHash, in ms per file; writes JSON.
 
     python benchmarks/shape_cost.py [--n 300] [--seed 0]
         [--raw-dir data/01_raw/openclipart]
@@ -34,8 +35,8 @@ def _ms_per_file(fn, views: list, rounds: int = 3) -> float:
 def main() -> int:
     import imagehash
 
-    from imagegen.pipelines.curation.inventory import colour_signature, composite_view
-    from imagegen.pipelines.curation.similarity import shape_signature
+    from imagegen.pipelines.curation.inventory import COLOUR_GRID, composite_view
+    from imagegen.pipelines.curation.similarity import drawing_signatures
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-dir", default=str(ROOT / "data/01_raw/openclipart"))
@@ -66,8 +67,9 @@ def main() -> int:
         "n": len(views),
         "seed": args.seed,
         "ms_per_file_cpu": {
-            "shape_signature": _ms_per_file(shape_signature, views),
-            "colour_signature": _ms_per_file(colour_signature, views),
+            "shape_and_colour": _ms_per_file(
+                lambda view: drawing_signatures(view, COLOUR_GRID), views
+            ),
             "grey_and_phash": _ms_per_file(phash, views),
         },
     }

@@ -23,6 +23,9 @@ from tests.conftest import PROJECT_ROOT
 POLICY = yaml.safe_load((PROJECT_ROOT / "conf/base/policy.yml").read_text())["policy"]
 LABELS = PROJECT_ROOT / "tests/fixtures/openclipart_near_duplicate_labels.csv"
 SHAPE_LABELS = LABELS.with_name("openclipart_near_duplicate_labels_shape.csv")
+BLUR_LABELS = LABELS.with_name("openclipart_near_duplicate_labels_blur.csv")
+# Every pair the pHash-and-shape pair rule adds on the whole set (a census).
+PAIR_LABELS = LABELS.with_name("openclipart_near_duplicate_labels_pair_rule.csv")
 OCAL = PROJECT_ROOT / "data/01_raw/openclipart"
 
 
@@ -91,15 +94,8 @@ def _signature(rel: str) -> tuple[str, str, str]:
         return perceptual_signature(grey, view, POLICY["duplicates"]["hash_size"])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("fixture", [LABELS, SHAPE_LABELS], ids=["phash", "matcher"])
-def test_labelled_open_clip_art_pairs_precision_and_recall(fixture):
-    """200 pairs of Open Clip Art each, labelled by looking at them: drawn from
-    the grey pHash's flags, and from the current matcher's own flags."""
-    if not (OCAL / "_sources").is_dir():
-        pytest.skip("run scripts/fetch_openclipart.sh to test on Open Clip Art")
-    labels = pd.read_csv(fixture)
-    assert len(labels) == 200
+def _flagged(labels: pd.DataFrame) -> pd.Series:
+    """Whether the matcher (the policy's thresholds) joins each labelled pair."""
     rules = POLICY["duplicates"]
     flagged = []
     for r in labels.itertuples():
@@ -113,13 +109,49 @@ def test_labelled_open_clip_art_pairs_precision_and_recall(fixture):
             rules["max_colour_distance"],
             [a[2], b[2]],
             rules["max_shape_difference"],
+            rules["pair_distance"],
+            rules["pair_shape_difference"],
         )
         flagged.append("b" in joined)
-    labels["flagged"] = flagged
+    return pd.Series(flagged, index=labels.index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "fixture",
+    [LABELS, SHAPE_LABELS, BLUR_LABELS],
+    ids=["phash", "shape_matcher", "matcher"],
+)
+def test_labelled_open_clip_art_pairs_precision_and_recall(fixture):
+    """Pairs of Open Clip Art drawn at random and labelled by looking at them:
+    from the grey pHash's flags (200), an earlier matcher's (200) and this
+    matcher's (125)."""
+    if not (OCAL / "_sources").is_dir():
+        pytest.skip("run scripts/fetch_openclipart.sh to test on Open Clip Art")
+    labels = pd.read_csv(fixture)
+    assert len(labels) >= 125
+    labels["flagged"] = _flagged(labels)
     true = labels["flagged"] & labels["same_work"]
     precision = true.sum() / labels["flagged"].sum()
     recall = true.sum() / labels["same_work"].sum()
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+@pytest.mark.slow
+def test_every_pair_rule_flag_labelled_and_all_fixtures_together():
+    """The 13 pairs the pair rule adds, all looked at: its same-work pairs are
+    caught, and over the four fixtures together precision stays >= 95%."""
+    if not (OCAL / "_sources").is_dir():
+        pytest.skip("run scripts/fetch_openclipart.sh to test on Open Clip Art")
+    census = pd.read_csv(PAIR_LABELS)
+    census["flagged"] = _flagged(census)
+    assert census["flagged"][census["same_work"]].all()
+    labels = pd.concat(
+        [pd.read_csv(f) for f in (LABELS, SHAPE_LABELS, BLUR_LABELS)] + [census]
+    ).drop_duplicates(["path", "kept"])
+    labels["flagged"] = _flagged(labels)
+    true = labels["flagged"] & labels["same_work"]
+    assert true.sum() / labels["flagged"].sum() >= 0.95
 
 
 def _house() -> Image.Image:
@@ -158,11 +190,6 @@ def test_resized_and_re_encoded_copies_of_a_drawing_are_caught(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not yet caught: 10 pHash bits apart and 0.0023-0.0055 of the ink "
-    "(max_shape_difference 0.002); docs/rights-policy.md, Duplicates",
-)
 def test_doubled_and_halved_re_encoded_copies_are_caught(tmp_path):
     house = _house()
     _save(house, tmp_path / "a_house.png")
@@ -205,8 +232,8 @@ def test_a_blank_icon_and_cards_with_other_pips_are_other_works(tmp_path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not yet caught: the 4x4 grid colours are taken over the whole canvas, "
-    "so the same drawing placed elsewhere on a wider one differs there",
+    reason="not yet caught: the canvas is reduced 3x by the analysis view, so the "
+    "drawing is a third-size copy, 0.0098 of the ink apart (limit 0.004)",
 )
 def test_the_same_drawing_on_a_wider_white_canvas_is_caught(tmp_path):
     house = _house()
@@ -223,3 +250,81 @@ def test_coarse_looks_never_drop_a_pair_the_finer_one_keeps():
     grids = [coarse_shapes(shapes, grid) for grid in (2, 4, 8)]
     apart = [np.abs(g[1:] - g[0]).mean(axis=1) for g in grids]
     assert np.all(apart[0] <= apart[1] + 1e-4) and np.all(apart[1] <= apart[2] + 1e-4)
+
+
+def _star(points: int, step: int, side: int = 100) -> Image.Image:
+    """A star polygon {points/step} of 1-px faint lines (as Open Clip Art's)."""
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    angles = 2 * np.pi * np.arange(points) / points
+    xy = [
+        (side / 2 + 0.45 * side * np.sin(a), side / 2 - 0.45 * side * np.cos(a))
+        for a in angles
+    ]
+    for k in range(points):
+        draw.line([xy[k], xy[(k + step) % points]], fill=(0, 0, 0, 90), width=1)
+    return image
+
+
+def _star_copies(tmp_path) -> None:
+    star = _star(17, 8)
+    flat = Image.alpha_composite(Image.new("RGBA", star.size, "white"), star)
+    _save(star, tmp_path / "a_star.png")
+    _save(star.resize((50, 50), Image.Resampling.LANCZOS), tmp_path / "b_half.png")
+    _save(star.resize((200, 200), Image.Resampling.LANCZOS), tmp_path / "c_twice.png")
+    _save(flat.convert("RGB"), tmp_path / "d_q70.jpg", "JPEG", quality=70)
+
+
+def test_a_recoloured_thin_line_star_is_another_work(tmp_path):
+    star = _star(17, 8)
+    _save(star, tmp_path / "a_star.png")
+    red = Image.new("RGBA", star.size, (0, 0, 0, 0))
+    red.paste((220, 30, 30, 255), mask=star.getchannel("A").point(lambda a: a and 255))
+    _save(red, tmp_path / "b_red.png")
+    assert _reasons(tmp_path) == {"a_star.png": "", "b_red.png": ""}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet caught: 0.009-0.023 of the ink and 12-30 pHash bits apart, "
+    "while distinct Open Clip Art works start at 0.004; docs/rights-policy.md",
+)
+def test_thin_line_star_resized_and_re_encoded_is_caught(tmp_path):
+    _star_copies(tmp_path)
+    assert _reasons(tmp_path) == {
+        "a_star.png": "",
+        "b_half.png": "a_star.png",
+        "c_twice.png": "a_star.png",
+        "d_q70.jpg": "a_star.png",
+    }
+
+
+def test_a_blank_icon_matches_no_flag_and_other_pips_no_card(tmp_path):
+    blank = Image.new("RGB", (120, 80), (250, 250, 250))
+    _save(blank, tmp_path / "a_blank.png")
+    flag = np.full((80, 120, 3), 250, dtype=np.uint8)
+    flag[30:50] = (200, 16, 46)
+    _save(Image.fromarray(flag), tmp_path / "b_flag.png")
+    _save(_card(2), tmp_path / "c_card_2.png")
+    _save(_card(3), tmp_path / "d_card_3.png")
+    assert _reasons(tmp_path) == {
+        "a_blank.png": "",
+        "b_flag.png": "",
+        "c_card_2.png": "",
+        "d_card_3.png": "",
+    }
+
+
+def test_coarse_candidates_are_every_earlier_work_within_the_limit():
+    from imagegen.pipelines.curation.similarity import COARSE_LIMIT, ShapeIndex
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(150, 256, (6, SHAPE_SIDE, SHAPE_SIDE))
+    noise = rng.integers(-12, 13, (60, SHAPE_SIDE, SHAPE_SIDE))
+    shapes = np.clip(base[rng.integers(0, 6, 60)] + noise, 0, 255).astype(np.uint8)
+    index = ShapeIndex([s.tobytes().hex() for s in shapes], 0.004)
+    eight = coarse_shapes(shapes, 8)
+    for i in range(len(shapes)):
+        near = np.abs(eight[:i] - eight[i]).mean(axis=1) <= COARSE_LIMIT
+        found = index.earlier[index.starts[i] : index.starts[i + 1]]
+        assert found.tolist() == np.flatnonzero(near).tolist()

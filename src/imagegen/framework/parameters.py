@@ -274,7 +274,11 @@ class DuplicatePolicy(Strict):
     max_colour_distance: float | None = Field(default=COLOUR_DEFAULT, ge=0)
     # ...or when the trimmed 32x32 drawings differ by at most this share of
     # their ink (resizes and re-encodes the pHash misses); null: pHash only.
-    max_shape_difference: float | None = Field(default=0.002, ge=0, le=1)
+    max_shape_difference: float | None = Field(default=0.004, ge=0, le=1)
+    # ...or when both are close, though neither is close enough alone: a pHash
+    # within `pair_distance` bits and drawings within `pair_shape_difference`.
+    pair_distance: int | None = Field(default=12, ge=0)
+    pair_shape_difference: float | None = Field(default=0.01, ge=0, le=1)
 
 
 class FacePolicy(Strict):

@@ -39,7 +39,7 @@ from imagegen.datasets.raw_folder import (
 from imagegen.datasets.remote_folder import RemoteFolder, UnsafeKey
 from imagegen.images import on_white, register_image_plugins, to_8bit
 from imagegen.pipelines.curation.executor import Executor, LocalExecutor
-from imagegen.pipelines.curation.similarity import ShapeIndex, shape_signature
+from imagegen.pipelines.curation.similarity import ShapeIndex, drawing_signatures
 from imagegen.rights import metadata as md
 from imagegen.vector import SvgRefused, is_gzip, render_svg, svg_document
 
@@ -553,14 +553,14 @@ COLOUR_GRID = 4
 
 
 def colour_signature(view: Image.Image) -> str:
-    """Mean RGB of each cell of a 4x4 grid over the whole image, as hex.
+    """Mean RGB of each cell of a 4x4 grid over the trimmed drawing, as hex.
 
     The pHash sees grey levels only: a green and an orange balloon, or two
     flags with the same stripes, hash alike. Cell means survive resizing and
-    JPEG re-encoding (they average the chroma that subsampling smears).
+    JPEG re-encoding (they average the chroma that subsampling smears); taken
+    over the drawing, not the canvas, they survive a wider margin too.
     """
-    cells = view.convert("RGB").resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX)
-    return cells.tobytes().hex()
+    return drawing_signatures(view, COLOUR_GRID)[0]
 
 
 def perceptual_signature(
@@ -569,11 +569,8 @@ def perceptual_signature(
     """pHash of the greyscale view, grid colours and shape of the composited view (hex)."""
     import imagehash
 
-    return (
-        str(imagehash.phash(grey, hash_size=hash_size)),
-        colour_signature(view),
-        shape_signature(view),
-    )
+    colour, shape = drawing_signatures(view, COLOUR_GRID)
+    return str(imagehash.phash(grey, hash_size=hash_size)), colour, shape
 
 
 @lru_cache(maxsize=1)
@@ -642,13 +639,16 @@ def near_duplicates(
     max_colour_distance: float | None = None,
     shapes: list[str] | None = None,
     max_shape_difference: float | None = None,
+    pair_distance: int | None = None,
+    pair_shape_difference: float | None = None,
 ) -> dict[str, str]:
     """{path: kept work id} for each work close to an earlier one.
 
     Close: within `max_distance` pHash bits, or (with shapes and
     `max_shape_difference`) a trimmed drawing that differs from the kept one's
     by at most that share of their ink (`similarity.shape_differences`, after
-    a coarse 8x8 look); either way the grid colours must agree too when
+    a coarse 8x8 look), or within `pair_distance` bits and
+    `pair_shape_difference` both (two weaker signals that agree); either way the grid colours must agree too when
     `max_colour_distance` is set (a recoloured drawing is another work). Works
     are taken in the given order; each is compared with the works kept so far
     and points to the first close one. Vectorised over the kept set (about
@@ -675,6 +675,7 @@ def near_duplicates(
     index_of_shapes = None
     if shapes is not None and max_shape_difference is not None:
         index_of_shapes = ShapeIndex(shapes, max_shape_difference)
+    paired = pair_distance is not None and pair_shape_difference is not None
     kept_words = np.empty_like(words)
     kept_palette = np.empty_like(palette) if palette is not None else None
     order = np.empty(len(hashes), dtype=np.int64)  # input index of each kept work
@@ -693,6 +694,12 @@ def near_duplicates(
         bits = np.bitwise_count(kept_words[:kept] ^ words[index]).sum(axis=1)
         match = agree(np.flatnonzero(bits <= max_distance))
         first = int(match[0]) if match.size else kept
+        if index_of_shapes is not None and first and paired:
+            both = agree(np.flatnonzero(bits[:first] <= pair_distance))
+            if both.size:
+                apart = index_of_shapes.differences(index, order[both])
+                both = both[apart <= pair_shape_difference]
+                first = int(both[0]) if both.size else first
         if index_of_shapes is not None and first:
             first = index_of_shapes.first_close(index, order, first, agree)
         if first < kept:

@@ -285,6 +285,8 @@ def find_duplicates(inventory: pd.DataFrame, policy: dict) -> pd.DataFrame:
             rules.duplicates.max_colour_distance,
             candidates["shape"].tolist() if "shape" in candidates else None,
             rules.duplicates.max_shape_difference,
+            rules.duplicates.pair_distance,
+            rules.duplicates.pair_shape_difference,
         )
     return pd.DataFrame(
         {
