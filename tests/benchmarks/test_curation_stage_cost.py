@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.script import run_benchmark
+
 pytestmark = pytest.mark.slow
 
 
@@ -24,23 +20,13 @@ def test_stage_costs_cover_every_probed_path(tmp_path):
         pixels[8:40, 8:32] = rng.integers(0, 200, 3, dtype=np.uint8)
         Image.fromarray(pixels).save(raw / "shapes" / f"work_{index}.png")
     (raw / "shapes" / "notes.txt").write_text("not an image")
-    out = tmp_path / "stage_cost.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks/curation_stage_cost.py"),
-            f"--raw-dir={raw}",
-            "--every=1",
-            "--rounds=1",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    _, report = run_benchmark(
+        "curation_stage_cost.py",
+        tmp_path / "stage_cost.json",
+        f"--raw-dir={raw}",
+        "--every=1",
+        "--rounds=1",
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(out.read_text())
     assert report["files"] == 5  # four PNGs and the text file, every one probed
     stages = report["stages_ms_cpu_per_file"]
     assert stages["faces"] > 0 and stages["decode_only"] >= 0

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from imagegen.provenance import watermark
+from tests.benchmarks.script import run_benchmark
 from tests.provenance.test_watermark import _drawings
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
@@ -23,23 +18,13 @@ def test_quick_run_reports_every_transform_and_the_false_positive_rate(tmp_path)
     folder.mkdir()
     for index, pixels in enumerate(_drawings(6, 200, seed=0)):
         Image.fromarray(pixels).save(folder / f"work_{index}.png")
-    out = tmp_path / "watermark.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks/watermark.py"),
-            "--quick",
-            f"--openclipart={folder}",
-            f"--generator={tmp_path / 'none.keras'}",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result, report = run_benchmark(
+        "watermark.py",
+        tmp_path / "watermark.json",
+        "--quick",
+        f"--openclipart={folder}",
+        f"--generator={tmp_path / 'none.keras'}",
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(out.read_text())
     for size in (64, 256):
         marked = report["marked"][f"openclipart_{size}"]
         assert marked["images"] == 4
@@ -64,22 +49,12 @@ def test_the_crop_diagnosis_sees_the_mark_only_at_the_true_box(tmp_path):
     folder.mkdir()
     for index, pixels in enumerate(_drawings(4, 200, seed=1)):
         Image.fromarray(pixels).save(folder / f"work_{index}.png")
-    out = tmp_path / "crops.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks/watermark_crops.py"),
-            "--images=4",
-            f"--openclipart={folder}",
-            f"--out={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    _, report = run_benchmark(
+        "watermark_crops.py",
+        tmp_path / "crops.json",
+        "--images=4",
+        f"--openclipart={folder}",
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(out.read_text())
     for size in (64, 256):
         for crop in ("crop_10", "crop_20"):
             row = report[f"openclipart_{size}"][crop]
