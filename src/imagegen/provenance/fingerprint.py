@@ -291,6 +291,7 @@ class FineQuery:
         if stored is None or not np.ptp(stored):
             return -1.0, 0.0
         stored = np.ascontiguousarray(stored, np.uint8)
+        stored_bytes = stored.tobytes()
         x0, y0, x1, y1 = _box(self.grey.size, cuts)
         own = min(stored.shape) * (1 - 2 * MARGIN)
         side = int(round(min(x1 - x0, y1 - y0, own)))
@@ -307,7 +308,7 @@ class FineQuery:
                 sizes = [self._size(c) for c in moved]
                 scores = np.empty(len(moved))
                 for size in set(sizes):
-                    refs = self._references(stored.tobytes(), stored.shape, size, side)
+                    refs = self._references(stored_bytes, stored.shape, size, side)
                     at = [i for i, s in enumerate(sizes) if s == size]
                     scores[at] = (rows[at] @ refs.T).max(axis=1)
                 at = int(np.argmax(scores))

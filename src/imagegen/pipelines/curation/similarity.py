@@ -210,15 +210,9 @@ class ShapeIndex:
         """
         rows = self.slot[self.earlier[self.starts[index] : self.starts[index + 1]]]
         rows = rows[(rows >= 0) & (rows < limit)]  # kept order is input order
-        mine = tuple(self.stacked[index])
         for start in range(0, rows.size, CHUNK):
             chunk = rows[start : start + CHUNK]
-            picked = order[chunk]
-            same = shape_differences(
-                tuple(self.stacked[picked].swapaxes(0, 1)),
-                mine,
-                (self.ink[picked], int(self.ink[index])),
-            )
+            same = self.differences(index, order[chunk])
             found = accept(chunk[same <= self.max_difference])
             if found.size:
                 return int(found[0])
